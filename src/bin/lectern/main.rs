@@ -1,0 +1,208 @@
+//! The `lectern` command-line tool: a thin shell over the core for scripts, tests and
+//! benchmarks. Human output by default, JSON Lines with `--json`.
+
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use lectern::extract::{ExtractorConfig, WORKER_ARG, run_worker};
+use lectern::ingest::{CancelFlag, FileStatus};
+use lectern::{Error, Library, Paths};
+
+use output::Out;
+
+#[derive(Debug, Parser)]
+#[command(name = "lectern", version, about = "Chat with your documents, locally")]
+struct Cli {
+    /// Data folder (default: $LECTERN_DATA_DIR or ~/.local/share/lectern)
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print JSON Lines (one object per line) instead of human output
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create, list, rename or delete collections
+    #[command(subcommand)]
+    Collection(CollectionCommand),
+    /// Add files or folders (searched recursively for .pdf, .md, .txt) to a collection
+    Ingest {
+        #[arg(long, short)]
+        collection: String,
+        /// Password for encrypted PDFs (tried on every encrypted file of this batch)
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Remove one document (by id, name or path) and its chunks from a collection
+    Remove {
+        #[arg(long, short)]
+        collection: String,
+        document: String,
+    },
+    /// List the documents of a collection
+    Documents {
+        #[arg(long, short)]
+        collection: String,
+    },
+    /// Show the chunks of one document
+    Chunks {
+        #[arg(long, short)]
+        collection: String,
+        document: String,
+        /// Show at most this many chunks
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CollectionCommand {
+    Create { name: String },
+    List,
+    Rename { old: String, new: String },
+    Delete { name: String },
+}
+
+fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == WORKER_ARG) {
+        return ExitCode::from(u8::try_from(run_worker()).unwrap_or(1));
+    }
+    let cli = Cli::parse();
+    let out = Out::new(cli.json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lectern: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli, &out)) {
+        Ok(code) => code,
+        Err(e) => {
+            out.error(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
+    let library = Library::open(Paths::resolve(cli.data_dir)).await?;
+    let db = library.db();
+    match cli.command {
+        Command::Collection(CollectionCommand::Create { name }) => {
+            out.collection(&db.create_collection(&name).await?);
+        }
+        Command::Collection(CollectionCommand::List) => {
+            for c in db.collections().await? {
+                out.collection(&c);
+            }
+        }
+        Command::Collection(CollectionCommand::Rename { old, new }) => {
+            db.rename_collection(&old, &new).await?;
+            out.done(&format!("renamed {old:?} to {new:?}"));
+        }
+        Command::Collection(CollectionCommand::Delete { name }) => {
+            db.delete_collection(&name).await?;
+            out.done(&format!("deleted collection {name:?}"));
+        }
+        Command::Ingest {
+            collection,
+            password,
+            paths,
+        } => {
+            return ingest(&library, &collection, &paths, password.as_deref(), out).await;
+        }
+        Command::Remove {
+            collection,
+            document,
+        } => {
+            let c = db.collection(&collection).await?;
+            let doc = db.find_document(c.id, &document).await?;
+            db.delete_document(doc.id).await?;
+            out.done(&format!(
+                "removed {} ({} chunks) from {collection:?}",
+                doc.name, doc.n_chunks
+            ));
+        }
+        Command::Documents { collection } => {
+            let c = db.collection(&collection).await?;
+            for doc in db.documents(c.id).await? {
+                out.document(&doc);
+            }
+        }
+        Command::Chunks {
+            collection,
+            document,
+            limit,
+        } => {
+            let c = db.collection(&collection).await?;
+            let doc = db.find_document(c.id, &document).await?;
+            for chunk in db
+                .chunks(doc.id)
+                .await?
+                .iter()
+                .take(limit.unwrap_or(usize::MAX))
+            {
+                out.chunk(&doc, chunk);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn ingest(
+    library: &Library,
+    collection: &str,
+    inputs: &[PathBuf],
+    password: Option<&str>,
+    out: &Out,
+) -> Result<ExitCode, Error> {
+    let db = library.db();
+    let collection = match db.collection(collection).await {
+        Ok(c) => c,
+        Err(lectern::DbError::NoSuchCollection(_)) => {
+            let c = db.create_collection(collection).await?;
+            out.note(&format!("created collection {:?}", c.name));
+            c
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let worker_exe = std::env::current_exe().map_err(|e| Error::Io {
+        path: "lectern".into(),
+        source: e,
+    })?;
+    let ingester = library.ingester(ExtractorConfig::new(worker_exe))?;
+    let cancel = CancelFlag::default();
+    let on_ctrl_c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_ctrl_c.cancel();
+        }
+    });
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let printer = tokio::spawn(output::ingest_progress(rx, out.clone()));
+    let report = ingester
+        .ingest(collection.id, inputs, password, Some(tx), &cancel)
+        .await;
+    let _ = printer.await;
+    for outcome in &report.files {
+        out.ingest_outcome(outcome);
+    }
+    out.ingest_summary(&report);
+    Ok(if report.count(FileStatus::Failed) == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}

@@ -1,0 +1,459 @@
+//! The SQLite database: schema migrations and every query the core runs.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use crate::error::DbError;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A handle on Lectern's database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: SqlitePool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collection {
+    pub id: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub n_documents: i64,
+    pub n_chunks: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocFormat {
+    Pdf,
+    Markdown,
+    Text,
+}
+
+impl DocFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pdf => "pdf",
+            Self::Markdown => "markdown",
+            Self::Text => "text",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "pdf" => Self::Pdf,
+            "markdown" => Self::Markdown,
+            _ => Self::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub id: i64,
+    pub collection_id: i64,
+    pub name: String,
+    pub source_path: String,
+    pub format: DocFormat,
+    pub content_hash: String,
+    pub byte_len: i64,
+    pub n_pages: Option<i64>,
+    pub n_chunks: i64,
+    pub embedding_model: String,
+    pub added_at: i64,
+}
+
+/// A chunk as stored, without its vector.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredChunk {
+    pub id: i64,
+    pub document_id: i64,
+    pub chunk_idx: i64,
+    pub first_page: Option<i64>,
+    pub last_page: Option<i64>,
+    pub char_start: i64,
+    pub char_end: i64,
+    pub n_tokens: i64,
+    pub text: String,
+}
+
+/// A document ready to be written, with all its chunks and their vectors.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub collection_id: i64,
+    pub name: String,
+    pub source_path: String,
+    pub format: DocFormat,
+    pub content_hash: String,
+    pub byte_len: i64,
+    pub n_pages: Option<i64>,
+    pub embedding_model: String,
+    pub chunks: Vec<NewChunk>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewChunk {
+    pub first_page: Option<i64>,
+    pub last_page: Option<i64>,
+    pub char_start: i64,
+    pub char_end: i64,
+    pub n_tokens: i64,
+    pub text: String,
+    pub embedding: Vec<f32>,
+}
+
+const DOCUMENT_COLUMNS: &str = "id, collection_id, name, source_path, format, content_hash, \
+     byte_len, n_pages, n_chunks, embedding_model, added_at";
+
+fn document_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Document, sqlx::Error> {
+    Ok(Document {
+        id: row.try_get("id")?,
+        collection_id: row.try_get("collection_id")?,
+        name: row.try_get("name")?,
+        source_path: row.try_get("source_path")?,
+        format: DocFormat::parse(row.try_get::<&str, _>("format")?),
+        content_hash: row.try_get("content_hash")?,
+        byte_len: row.try_get("byte_len")?,
+        n_pages: row.try_get("n_pages")?,
+        n_chunks: row.try_get("n_chunks")?,
+        embedding_model: row.try_get("embedding_model")?,
+        added_at: row.try_get("added_at")?,
+    })
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+pub fn embedding_to_blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+pub fn blob_to_embedding(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<Self, DbError> {
+        let open_err = |source| DbError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| open_err(sqlx::Error::Io(e)))?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(open_err)?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL with NORMAL keeps committed transactions across a process crash; only an OS
+            // crash can lose the last ones, never corrupt the file.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
+        MIGRATIONS.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // --- collections ------------------------------------------------------------------------
+
+    pub async fn create_collection(&self, name: &str) -> Result<Collection, DbError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(DbError::EmptyName);
+        }
+        let created_at = now_ms();
+        let res = sqlx::query("INSERT INTO collections (name, created_at) VALUES (?, ?)")
+            .bind(name)
+            .bind(created_at)
+            .execute(&self.pool)
+            .await;
+        match res {
+            Ok(done) => Ok(Collection {
+                id: done.last_insert_rowid(),
+                name: name.to_owned(),
+                created_at,
+                n_documents: 0,
+                n_chunks: 0,
+            }),
+            Err(e) if is_unique_violation(&e) => Err(DbError::CollectionExists(name.to_owned())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn collections(&self) -> Result<Vec<Collection>, DbError> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.name, c.created_at, \
+                    COUNT(d.id) AS n_documents, COALESCE(SUM(d.n_chunks), 0) AS n_chunks \
+             FROM collections c LEFT JOIN documents d ON d.collection_id = c.id \
+             GROUP BY c.id ORDER BY c.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Collection {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    created_at: r.try_get("created_at")?,
+                    n_documents: r.try_get("n_documents")?,
+                    n_chunks: r.try_get("n_chunks")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    pub async fn collection(&self, name: &str) -> Result<Collection, DbError> {
+        self.collections()
+            .await?
+            .into_iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| DbError::NoSuchCollection(name.to_owned()))
+    }
+
+    pub async fn rename_collection(&self, old: &str, new: &str) -> Result<(), DbError> {
+        let new = new.trim();
+        if new.is_empty() {
+            return Err(DbError::EmptyName);
+        }
+        let res = sqlx::query("UPDATE collections SET name = ? WHERE name = ?")
+            .bind(new)
+            .bind(old)
+            .execute(&self.pool)
+            .await;
+        match res {
+            Ok(done) if done.rows_affected() == 0 => Err(DbError::NoSuchCollection(old.to_owned())),
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(DbError::CollectionExists(new.to_owned())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes a collection with all its documents and chunks, in one transaction.
+    pub async fn delete_collection(&self, name: &str) -> Result<(), DbError> {
+        let done = sqlx::query("DELETE FROM collections WHERE name = ?")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NoSuchCollection(name.to_owned()));
+        }
+        Ok(())
+    }
+
+    // --- documents --------------------------------------------------------------------------
+
+    pub async fn documents(&self, collection_id: i64) -> Result<Vec<Document>, DbError> {
+        let sql = format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE collection_id = ? ORDER BY name, id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(collection_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(document_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// The document of this collection with these bytes, if any.
+    pub async fn document_by_hash(
+        &self,
+        collection_id: i64,
+        content_hash: &str,
+    ) -> Result<Option<Document>, DbError> {
+        let sql = format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE collection_id = ? AND content_hash = ?"
+        );
+        let row = sqlx::query(&sql)
+            .bind(collection_id)
+            .bind(content_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(document_from_row).transpose()?)
+    }
+
+    /// Finds a document by id, source path or file name.
+    pub async fn find_document(&self, collection_id: i64, key: &str) -> Result<Document, DbError> {
+        let docs = self.documents(collection_id).await?;
+        if let Ok(id) = key.parse::<i64>()
+            && let Some(doc) = docs.iter().find(|d| d.id == id)
+        {
+            return Ok(doc.clone());
+        }
+        let abs = std::fs::canonicalize(key)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut hits = docs
+            .into_iter()
+            .filter(|d| d.source_path == key || d.source_path == abs || d.name == key);
+        match (hits.next(), hits.next()) {
+            (Some(doc), None) => Ok(doc),
+            (Some(_), Some(_)) => Err(DbError::AmbiguousDocument(key.to_owned())),
+            (None, _) => Err(DbError::NoSuchDocument(key.to_owned())),
+        }
+    }
+
+    /// Writes a document and all its chunks in one transaction, replacing any document that
+    /// was ingested from the same path. Returns the new document's id.
+    pub async fn replace_document(&self, doc: &NewDocument) -> Result<i64, DbError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM documents WHERE collection_id = ? AND source_path = ?")
+            .bind(doc.collection_id)
+            .bind(&doc.source_path)
+            .execute(&mut *tx)
+            .await?;
+        let document_id = sqlx::query(
+            "INSERT INTO documents (collection_id, name, source_path, format, content_hash, \
+             byte_len, n_pages, n_chunks, embedding_model, added_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(doc.collection_id)
+        .bind(&doc.name)
+        .bind(&doc.source_path)
+        .bind(doc.format.as_str())
+        .bind(&doc.content_hash)
+        .bind(doc.byte_len)
+        .bind(doc.n_pages)
+        .bind(i64::try_from(doc.chunks.len()).unwrap_or(i64::MAX))
+        .bind(&doc.embedding_model)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?
+        .last_insert_rowid();
+        for (chunk_idx, chunk) in doc.chunks.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO chunks (document_id, chunk_idx, first_page, last_page, char_start, \
+                 char_end, n_tokens, text, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(document_id)
+            .bind(i64::try_from(chunk_idx).unwrap_or(i64::MAX))
+            .bind(chunk.first_page)
+            .bind(chunk.last_page)
+            .bind(chunk.char_start)
+            .bind(chunk.char_end)
+            .bind(chunk.n_tokens)
+            .bind(&chunk.text)
+            .bind(embedding_to_blob(&chunk.embedding))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(document_id)
+    }
+
+    /// Deletes a document; its chunks and their keyword-index rows go with it.
+    pub async fn delete_document(&self, document_id: i64) -> Result<(), DbError> {
+        let done = sqlx::query("DELETE FROM documents WHERE id = ?")
+            .bind(document_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NoSuchDocument(document_id.to_string()));
+        }
+        Ok(())
+    }
+
+    // --- chunks -----------------------------------------------------------------------------
+
+    pub async fn chunks(&self, document_id: i64) -> Result<Vec<StoredChunk>, DbError> {
+        Ok(sqlx::query_as::<_, StoredChunk>(
+            "SELECT id, document_id, chunk_idx, first_page, last_page, char_start, char_end, \
+             n_tokens, text FROM chunks WHERE document_id = ? ORDER BY chunk_idx",
+        )
+        .bind(document_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn chunk_embeddings(&self, document_id: i64) -> Result<Vec<Vec<f32>>, DbError> {
+        let rows =
+            sqlx::query("SELECT embedding FROM chunks WHERE document_id = ? ORDER BY chunk_idx")
+                .bind(document_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok(blob_to_embedding(r.try_get::<&[u8], _>("embedding")?)))
+            .collect()
+    }
+
+    /// Chunk ids whose text matches an FTS5 query, best first (BM25).
+    pub async fn keyword_chunk_ids(
+        &self,
+        fts_query: &str,
+        limit: i64,
+    ) -> Result<Vec<i64>, DbError> {
+        let rows = sqlx::query(
+            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
+        )
+        .bind(fts_query)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<i64, _>(0).map_err(Into::into))
+            .collect()
+    }
+
+    // --- settings ---------------------------------------------------------------------------
+
+    pub async fn setting(&self, key: &str) -> Result<Option<String>, DbError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?, ?) \
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Runs SQLite's own consistency checks of the file and of the keyword index.
+    pub async fn integrity_check(&self) -> Result<bool, DbError> {
+        let verdict: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&self.pool)
+            .await?;
+        sqlx::query("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")
+            .execute(&self.pool)
+            .await?;
+        Ok(verdict == "ok")
+    }
+}
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}

@@ -1,0 +1,182 @@
+//! Error types: one enum per subsystem, joined into [`Error`], each with a stable `code`.
+
+use std::path::{Path, PathBuf};
+
+/// A failure while reading one input file. Every variant names the file, so a message can be
+/// shown as is next to that file in a batch.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: unsupported file type (Lectern reads .pdf, .md and .txt)", path.display())]
+    UnsupportedFormat { path: PathBuf },
+    #[error("{}: not UTF-8 text (invalid byte at offset {offset})", path.display())]
+    NotUtf8 { path: PathBuf, offset: usize },
+    #[error("{}: the file is empty", path.display())]
+    Empty { path: PathBuf },
+    #[error("{}: encrypted, a password is needed", path.display())]
+    PasswordRequired { path: PathBuf },
+    #[error("{}: encrypted, and the password given does not open it", path.display())]
+    WrongPassword { path: PathBuf },
+    #[error("{}: not a readable PDF: {reason}", path.display())]
+    MalformedPdf { path: PathBuf, reason: String },
+    #[error("{}: the PDF parser gave up: {reason}", path.display())]
+    ParserFailed { path: PathBuf, reason: String },
+    #[error("{}: the PDF parser crashed ({reason}); the file was skipped", path.display())]
+    ParserCrashed { path: PathBuf, reason: String },
+    #[error("{}: text extraction took longer than {secs} s and was stopped", path.display())]
+    Timeout { path: PathBuf, secs: u64 },
+    #[error("{}: no text layer ({n_pages} pages of images?), OCR needed", path.display())]
+    NoTextLayer { path: PathBuf, n_pages: usize },
+    #[error("{}: the text layer is unreadable ({reason}); OCR needed", path.display())]
+    GarbledText { path: PathBuf, reason: String },
+    #[error("{}: the text extractor could not be started: {reason}", path.display())]
+    ExtractorUnavailable { path: PathBuf, reason: String },
+    #[error("{}: {source}", path.display())]
+    Embed { path: PathBuf, source: EmbedError },
+    #[error("{}: not stored: {source}", path.display())]
+    Store { path: PathBuf, source: DbError },
+    #[error("{}: cancelled", path.display())]
+    Cancelled { path: PathBuf },
+}
+
+impl IngestError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Io { .. } => "io",
+            Self::UnsupportedFormat { .. } => "unsupported_format",
+            Self::NotUtf8 { .. } => "not_utf8",
+            Self::Empty { .. } => "empty",
+            Self::PasswordRequired { .. } => "password_required",
+            Self::WrongPassword { .. } => "wrong_password",
+            Self::MalformedPdf { .. } => "malformed_pdf",
+            Self::ParserFailed { .. } => "parser_failed",
+            Self::ParserCrashed { .. } => "parser_crashed",
+            Self::Timeout { .. } => "timeout",
+            Self::NoTextLayer { .. } => "no_text_layer",
+            Self::GarbledText { .. } => "garbled_text",
+            Self::ExtractorUnavailable { .. } => "extractor_unavailable",
+            Self::Embed { .. } => "embed_failed",
+            Self::Store { .. } => "store_failed",
+            Self::Cancelled { .. } => "cancelled",
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::Io { path, .. }
+            | Self::UnsupportedFormat { path }
+            | Self::NotUtf8 { path, .. }
+            | Self::Empty { path }
+            | Self::PasswordRequired { path }
+            | Self::WrongPassword { path }
+            | Self::MalformedPdf { path, .. }
+            | Self::ParserFailed { path, .. }
+            | Self::ParserCrashed { path, .. }
+            | Self::Timeout { path, .. }
+            | Self::NoTextLayer { path, .. }
+            | Self::GarbledText { path, .. }
+            | Self::ExtractorUnavailable { path, .. }
+            | Self::Embed { path, .. }
+            | Self::Store { path, .. }
+            | Self::Cancelled { path } => path,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    #[error("embedding model file missing: {} (run scripts/setup.sh)", .0.display())]
+    ModelMissing(PathBuf),
+    #[error("ONNX Runtime could not be loaded from {}: {reason}", path.display())]
+    Runtime { path: PathBuf, reason: String },
+    #[error("embedding model {model} could not be loaded: {reason}")]
+    Load { model: String, reason: String },
+    #[error("embedding failed: {0}")]
+    Inference(String),
+    #[error("tokenizer {}: {reason}", path.display())]
+    Tokenizer { path: PathBuf, reason: String },
+    #[error("the embedding worker has stopped")]
+    WorkerGone,
+}
+
+impl EmbedError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::ModelMissing(_) => "model_missing",
+            Self::Runtime { .. } => "runtime_missing",
+            Self::Load { .. } | Self::Tokenizer { .. } => "model_invalid",
+            Self::Inference(_) | Self::WorkerGone => "embed_failed",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database {}: {source}", path.display())]
+    Open { path: PathBuf, source: sqlx::Error },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("no collection named {0:?}")]
+    NoSuchCollection(String),
+    #[error("a collection named {0:?} already exists")]
+    CollectionExists(String),
+    #[error("collection names must not be empty")]
+    EmptyName,
+    #[error("no document {0:?} in this collection")]
+    NoSuchDocument(String),
+    #[error("{0:?} matches several documents; use the document id")]
+    AmbiguousDocument(String),
+}
+
+impl DbError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Open { .. } | Self::Migrate(_) | Self::Sqlx(_) => "database",
+            Self::NoSuchCollection(_) | Self::NoSuchDocument(_) => "not_found",
+            Self::CollectionExists(_) => "already_exists",
+            Self::EmptyName | Self::AmbiguousDocument(_) => "invalid_input",
+        }
+    }
+}
+
+/// Any failure of the core.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// A short, stable identifier that shells may branch on; never match on messages.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Ingest(e) => e.code(),
+            Self::Embed(e) => e.code(),
+            Self::Db(e) => e.code(),
+            Self::Io { .. } => "io",
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Db(DbError::Sqlx(e))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

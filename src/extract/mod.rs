@@ -1,0 +1,197 @@
+//! Reading documents into normalised text, page by page: PDFs through an isolated worker
+//! process, Markdown and plain text directly.
+
+mod isolate;
+mod pdf;
+
+use std::path::Path;
+
+use unicode_normalization::UnicodeNormalization;
+
+pub use isolate::{ExtractorConfig, WORKER_ARG, extract_pdf_isolated, run_worker};
+pub use pdf::{PdfFailure, extract_pages};
+
+use crate::db::DocFormat;
+use crate::error::IngestError;
+
+/// A document's text. PDFs have one entry per page; other formats have a single entry and
+/// no page numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentText {
+    pub format: DocFormat,
+    pub pages: Vec<String>,
+}
+
+impl DocumentText {
+    pub fn is_paged(&self) -> bool {
+        self.format == DocFormat::Pdf
+    }
+
+    pub fn n_chars(&self) -> usize {
+        self.pages.iter().map(|p| p.chars().count()).sum()
+    }
+}
+
+/// The format of a file, from its extension (and, for PDFs, nothing else: a `.pdf` that is
+/// not one is reported by the parser).
+pub fn detect_format(path: &Path) -> Result<DocFormat, IngestError> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    match ext.as_str() {
+        "pdf" => Ok(DocFormat::Pdf),
+        "md" | "markdown" => Ok(DocFormat::Markdown),
+        "txt" | "text" => Ok(DocFormat::Text),
+        _ => Err(IngestError::UnsupportedFormat {
+            path: path.to_owned(),
+        }),
+    }
+}
+
+/// Extracts and normalises a document's text, and rejects text that is empty or unusable.
+pub async fn extract(
+    config: &ExtractorConfig,
+    path: &Path,
+    format: DocFormat,
+    bytes: &[u8],
+    password: Option<&str>,
+) -> Result<DocumentText, IngestError> {
+    if bytes.is_empty() {
+        return Err(IngestError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let pages = match format {
+        DocFormat::Pdf => extract_pdf_isolated(config, path, password).await?,
+        DocFormat::Markdown | DocFormat::Text => match std::str::from_utf8(bytes) {
+            Ok(text) => vec![text.to_owned()],
+            Err(e) => {
+                return Err(IngestError::NotUtf8 {
+                    path: path.to_owned(),
+                    offset: e.valid_up_to(),
+                });
+            }
+        },
+    };
+    let pages: Vec<String> = pages.iter().map(|p| normalize(p)).collect();
+    check_text(path, format, &pages)?;
+    Ok(DocumentText { format, pages })
+}
+
+/// NFKC (PDFs of Arabic-script text come out in presentation forms otherwise, and ligatures
+/// such as "ﬁ" would not match a typed "fi"), no control characters, no trailing blanks,
+/// runs of spaces folded and at most one blank line in a row.
+pub fn normalize(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut blank_lines = 0;
+    for line in raw
+        .nfkc()
+        .collect::<String>()
+        .replace("\r\n", "\n")
+        .split(['\n', '\r'])
+    {
+        let mut folded = String::with_capacity(line.len());
+        let mut last_space = true;
+        for c in line.chars() {
+            let c = if c == '\t' || c == '\u{a0}' { ' ' } else { c };
+            if c.is_control() || c == '\u{feff}' {
+                continue;
+            }
+            if c == ' ' {
+                if !last_space {
+                    folded.push(' ');
+                }
+                last_space = true;
+            } else {
+                folded.push(c);
+                last_space = false;
+            }
+        }
+        let folded = folded.trim_end();
+        if folded.is_empty() {
+            blank_lines += 1;
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank_lines > 0 { "\n\n" } else { "\n" });
+        }
+        blank_lines = 0;
+        out.push_str(folded);
+    }
+    out
+}
+
+fn check_text(path: &Path, format: DocFormat, pages: &[String]) -> Result<(), IngestError> {
+    let n_visible: usize = pages
+        .iter()
+        .map(|p| p.chars().filter(|c| !c.is_whitespace()).count())
+        .sum();
+    if format != DocFormat::Pdf {
+        return if n_visible == 0 {
+            Err(IngestError::Empty {
+                path: path.to_owned(),
+            })
+        } else {
+            Ok(())
+        };
+    }
+    // A scan may carry a page number or a stray mark; less than a line of text per page is
+    // not a text layer worth indexing.
+    if n_visible < 20 * pages.len().min(10) {
+        return Err(IngestError::NoTextLayer {
+            path: path.to_owned(),
+            n_pages: pages.len(),
+        });
+    }
+    if let Some(reason) = garbled_reason(pages) {
+        return Err(IngestError::GarbledText {
+            path: path.to_owned(),
+            reason,
+        });
+    }
+    Ok(())
+}
+
+/// Detects text layers that decode to junk: fonts without a usable Unicode mapping come out
+/// as private-use code points or replacement characters, and text in a legacy 8-bit code
+/// page (Cyrillic in CP1251, say) read as Latin-1 comes out as runs of accented Latin
+/// letters ("Ýòî íóæíî çíàòü"). Real French or German text has a few percent of those.
+pub fn garbled_reason(pages: &[String]) -> Option<String> {
+    let mut n_visible = 0usize;
+    let mut n_junk = 0usize;
+    let mut n_letters = 0usize;
+    let mut n_latin1_letters = 0usize;
+    for c in pages
+        .iter()
+        .flat_map(|p| p.chars())
+        .filter(|c| !c.is_whitespace())
+    {
+        n_visible += 1;
+        if c == '\u{fffd}' || ('\u{e000}'..='\u{f8ff}').contains(&c) || c.is_control() {
+            n_junk += 1;
+        } else if c.is_alphabetic() {
+            n_letters += 1;
+            if ('\u{c0}'..='\u{ff}').contains(&c) {
+                n_latin1_letters += 1;
+            }
+        }
+    }
+    let share = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 / of as f64 };
+    let junk_share = share(n_junk, n_visible);
+    if junk_share > 0.2 {
+        return Some(format!(
+            "{:.0} % of its characters have no Unicode meaning",
+            junk_share * 100.0
+        ));
+    }
+    let latin1_share = share(n_latin1_letters, n_letters);
+    if latin1_share > 0.3 {
+        return Some(format!(
+            "{:.0} % of its letters are accented Latin letters: a legacy 8-bit encoding read wrongly",
+            latin1_share * 100.0
+        ));
+    }
+    None
+}

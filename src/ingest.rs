@@ -1,0 +1,499 @@
+//! The ingest job: files in, documents with embedded chunks out, one transaction per
+//! document. Extraction and chunking of the next file overlap embedding of the current one.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::chunk::{Chunk, Chunker};
+use crate::db::{Db, DocFormat, NewChunk, NewDocument};
+use crate::embed::{BATCH_SIZE, EmbedWorker};
+use crate::error::{DbError, IngestError};
+use crate::extract::{self, ExtractorConfig};
+
+/// A flag that asks a running job to stop at its next check; cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct CancelFlag(Arc<AtomicBool>);
+
+impl CancelFlag {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStatus {
+    Indexed,
+    Skipped,
+    Failed,
+}
+
+impl FileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Indexed => "indexed",
+            Self::Skipped => "skipped",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// What became of one input file.
+#[derive(Debug)]
+pub struct FileOutcome {
+    pub path: PathBuf,
+    pub status: FileStatus,
+    pub document_id: Option<i64>,
+    pub n_pages: Option<usize>,
+    pub n_chunks: usize,
+    pub error: Option<IngestError>,
+}
+
+/// Progress of an ingest job, in the order it happens. `file_idx` indexes the file list
+/// announced by [`IngestEvent::Planned`].
+#[derive(Debug)]
+pub enum IngestEvent {
+    Planned {
+        files: Vec<PathBuf>,
+        total_bytes: u64,
+    },
+    Extracting {
+        file_idx: usize,
+    },
+    Chunked {
+        file_idx: usize,
+        n_pages: Option<usize>,
+        n_chunks: usize,
+    },
+    Embedded {
+        file_idx: usize,
+        n_done: usize,
+        n_chunks: usize,
+    },
+    Finished {
+        file_idx: usize,
+        status: FileStatus,
+    },
+}
+
+/// Wall time spent in each stage, summed over files. Stages overlap, so the sum can exceed
+/// the total.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageTimings {
+    pub read: Duration,
+    pub extract: Duration,
+    pub chunk: Duration,
+    pub embed: Duration,
+    pub store: Duration,
+    pub total: Duration,
+}
+
+#[derive(Debug, Default)]
+pub struct IngestReport {
+    pub files: Vec<FileOutcome>,
+    pub timings: StageTimings,
+}
+
+impl IngestReport {
+    pub fn count(&self, status: FileStatus) -> usize {
+        self.files.iter().filter(|f| f.status == status).count()
+    }
+}
+
+/// Everything an ingest needs: the database, a loaded embedding model and its chunker.
+#[derive(Debug, Clone)]
+pub struct Ingester {
+    db: Db,
+    embedder: EmbedWorker,
+    chunker: Arc<Chunker>,
+    extractor: ExtractorConfig,
+}
+
+/// A file read, extracted and chunked, waiting to be embedded.
+struct Prepared {
+    file_idx: usize,
+    path: PathBuf,
+    format: DocFormat,
+    content_hash: String,
+    byte_len: usize,
+    n_pages: Option<usize>,
+    chunks: Vec<Chunk>,
+}
+
+enum Stage1 {
+    Ready(Prepared),
+    Done(usize, FileOutcome),
+}
+
+impl Ingester {
+    pub fn new(
+        db: Db,
+        embedder: EmbedWorker,
+        chunker: Chunker,
+        extractor: ExtractorConfig,
+    ) -> Self {
+        Self {
+            db,
+            embedder,
+            chunker: Arc::new(chunker),
+            extractor,
+        }
+    }
+
+    pub fn chunker(&self) -> &Chunker {
+        &self.chunker
+    }
+
+    pub fn embedder(&self) -> &EmbedWorker {
+        &self.embedder
+    }
+
+    /// Ingests `inputs` (files, or folders searched recursively for .pdf, .md and .txt) into
+    /// the collection. A file that fails is reported and the others go on; a document is
+    /// stored whole or not at all.
+    pub async fn ingest(
+        &self,
+        collection_id: i64,
+        inputs: &[PathBuf],
+        password: Option<&str>,
+        progress: Option<mpsc::UnboundedSender<IngestEvent>>,
+        cancel: &CancelFlag,
+    ) -> IngestReport {
+        let started = Instant::now();
+        let emit = |event| {
+            if let Some(tx) = &progress {
+                let _ = tx.send(event);
+            }
+        };
+        let files = expand_inputs(inputs);
+        let total_bytes = files
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum();
+        emit(IngestEvent::Planned {
+            files: files.clone(),
+            total_bytes,
+        });
+
+        let mut timings = StageTimings::default();
+        let mut outcomes: Vec<Option<FileOutcome>> = files.iter().map(|_| None).collect();
+        // One file waits while another is embedded: enough to hide extraction, little memory.
+        let (ready_tx, mut ready_rx) = mpsc::channel::<Stage1>(1);
+
+        let producer = async {
+            let mut t = StageTimings::default();
+            for (file_idx, path) in files.iter().enumerate() {
+                let item = if cancel.is_cancelled() {
+                    Stage1::Done(
+                        file_idx,
+                        failed(path, IngestError::Cancelled { path: path.clone() }),
+                    )
+                } else {
+                    emit(IngestEvent::Extracting { file_idx });
+                    match self
+                        .prepare(file_idx, path, collection_id, password, &mut t)
+                        .await
+                    {
+                        Ok(Stage1::Ready(p)) => {
+                            emit(IngestEvent::Chunked {
+                                file_idx,
+                                n_pages: p.n_pages,
+                                n_chunks: p.chunks.len(),
+                            });
+                            Stage1::Ready(p)
+                        }
+                        Ok(done) => done,
+                        Err(e) => Stage1::Done(file_idx, failed(path, e)),
+                    }
+                };
+                if ready_tx.send(item).await.is_err() {
+                    break;
+                }
+            }
+            drop(ready_tx);
+            t
+        };
+        let consumer = async {
+            let mut t = StageTimings::default();
+            let mut done = Vec::new();
+            while let Some(item) = ready_rx.recv().await {
+                let (file_idx, outcome) = match item {
+                    Stage1::Done(file_idx, outcome) => (file_idx, outcome),
+                    Stage1::Ready(p) => {
+                        let file_idx = p.file_idx;
+                        let path = p.path.clone();
+                        match self
+                            .embed_and_store(p, collection_id, &emit, cancel, &mut t)
+                            .await
+                        {
+                            Ok(outcome) => (file_idx, outcome),
+                            Err(e) => (file_idx, failed(&path, e)),
+                        }
+                    }
+                };
+                emit(IngestEvent::Finished {
+                    file_idx,
+                    status: outcome.status,
+                });
+                done.push((file_idx, outcome));
+            }
+            (t, done)
+        };
+        let (t1, (t2, done)) = tokio::join!(producer, consumer);
+        for (file_idx, outcome) in done {
+            outcomes[file_idx] = Some(outcome);
+        }
+        timings.read = t1.read;
+        timings.extract = t1.extract;
+        timings.chunk = t1.chunk;
+        timings.embed = t2.embed;
+        timings.store = t2.store;
+        timings.total = started.elapsed();
+        IngestReport {
+            files: outcomes.into_iter().flatten().collect(),
+            timings,
+        }
+    }
+
+    async fn prepare(
+        &self,
+        file_idx: usize,
+        path: &Path,
+        collection_id: i64,
+        password: Option<&str>,
+        t: &mut StageTimings,
+    ) -> Result<Stage1, IngestError> {
+        let io_err = |source| IngestError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let format = extract::detect_format(path)?;
+        let clock = Instant::now();
+        let bytes = tokio::fs::read(path).await.map_err(io_err)?;
+        let byte_len = bytes.len();
+        let (bytes, content_hash) = tokio::task::spawn_blocking(move || {
+            let hash = hex(&Sha256::digest(&bytes));
+            (bytes, hash)
+        })
+        .await
+        .map_err(|e| io_err(std::io::Error::other(e)))?;
+        t.read += clock.elapsed();
+        let store_err = |source| IngestError::Store {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(existing) = self
+            .db
+            .document_by_hash(collection_id, &content_hash)
+            .await
+            .map_err(store_err)?
+        {
+            return Ok(Stage1::Done(
+                file_idx,
+                skipped(path, existing.id, existing.n_pages, existing.n_chunks),
+            ));
+        }
+
+        let clock = Instant::now();
+        let text = extract::extract(&self.extractor, path, format, &bytes, password).await?;
+        drop(bytes);
+        t.extract += clock.elapsed();
+
+        let clock = Instant::now();
+        let chunker = Arc::clone(&self.chunker);
+        let n_pages = text.is_paged().then_some(text.pages.len());
+        let chunks = tokio::task::spawn_blocking(move || chunker.chunk(&text))
+            .await
+            .map_err(|e| io_err(std::io::Error::other(e)))?;
+        t.chunk += clock.elapsed();
+        if chunks.is_empty() {
+            return Err(IngestError::Empty {
+                path: path.to_owned(),
+            });
+        }
+        Ok(Stage1::Ready(Prepared {
+            file_idx,
+            path: path.to_owned(),
+            format,
+            content_hash,
+            byte_len,
+            n_pages,
+            chunks,
+        }))
+    }
+
+    async fn embed_and_store(
+        &self,
+        p: Prepared,
+        collection_id: i64,
+        emit: &(impl Fn(IngestEvent) + Sync),
+        cancel: &CancelFlag,
+        t: &mut StageTimings,
+    ) -> Result<FileOutcome, IngestError> {
+        let n_chunks = p.chunks.len();
+        let mut vectors = Vec::with_capacity(n_chunks);
+        let clock = Instant::now();
+        for batch in p.chunks.chunks(BATCH_SIZE) {
+            if cancel.is_cancelled() {
+                return Err(IngestError::Cancelled { path: p.path });
+            }
+            let texts = batch.iter().map(|c| c.text.clone()).collect();
+            let embedded =
+                self.embedder
+                    .embed(texts)
+                    .await
+                    .map_err(|source| IngestError::Embed {
+                        path: p.path.clone(),
+                        source,
+                    })?;
+            vectors.extend(embedded);
+            emit(IngestEvent::Embedded {
+                file_idx: p.file_idx,
+                n_done: vectors.len(),
+                n_chunks,
+            });
+        }
+        t.embed += clock.elapsed();
+
+        let clock = Instant::now();
+        let to_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        let doc = NewDocument {
+            collection_id,
+            name: p
+                .path
+                .file_name()
+                .map_or_else(|| p.path.to_string_lossy(), |n| n.to_string_lossy())
+                .into_owned(),
+            source_path: p.path.to_string_lossy().into_owned(),
+            format: p.format,
+            content_hash: p.content_hash.clone(),
+            byte_len: to_i64(p.byte_len),
+            n_pages: p.n_pages.map(to_i64),
+            embedding_model: self.embedder.model_id().to_owned(),
+            chunks: p
+                .chunks
+                .into_iter()
+                .zip(vectors)
+                .map(|(c, embedding)| NewChunk {
+                    first_page: c.first_page.map(i64::from),
+                    last_page: c.last_page.map(i64::from),
+                    char_start: to_i64(c.char_start),
+                    char_end: to_i64(c.char_end),
+                    n_tokens: to_i64(c.n_tokens),
+                    text: c.text,
+                    embedding,
+                })
+                .collect(),
+        };
+        let stored = self.db.replace_document(&doc).await;
+        t.store += clock.elapsed();
+        match stored {
+            Ok(document_id) => Ok(FileOutcome {
+                path: p.path,
+                status: FileStatus::Indexed,
+                document_id: Some(document_id),
+                n_pages: p.n_pages,
+                n_chunks,
+                error: None,
+            }),
+            // Another ingest stored the same bytes meanwhile.
+            Err(DbError::Sqlx(e)) if crate::db::is_unique_violation(&e) => {
+                let existing = self
+                    .db
+                    .document_by_hash(collection_id, &p.content_hash)
+                    .await
+                    .ok()
+                    .flatten();
+                Ok(skipped(
+                    &p.path,
+                    existing.as_ref().map_or(0, |d| d.id),
+                    existing.as_ref().and_then(|d| d.n_pages),
+                    existing.map_or(0, |d| d.n_chunks),
+                ))
+            }
+            Err(source) => Err(IngestError::Store {
+                path: p.path,
+                source,
+            }),
+        }
+    }
+}
+
+fn failed(path: &Path, error: IngestError) -> FileOutcome {
+    FileOutcome {
+        path: path.to_owned(),
+        status: FileStatus::Failed,
+        document_id: None,
+        n_pages: None,
+        n_chunks: 0,
+        error: Some(error),
+    }
+}
+
+fn skipped(path: &Path, document_id: i64, n_pages: Option<i64>, n_chunks: i64) -> FileOutcome {
+    FileOutcome {
+        path: path.to_owned(),
+        status: FileStatus::Skipped,
+        document_id: Some(document_id),
+        n_pages: n_pages.and_then(|n| usize::try_from(n).ok()),
+        n_chunks: usize::try_from(n_chunks).unwrap_or(0),
+        error: None,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Files to ingest, in a stable order: each file named, and every supported file below each
+/// folder named (hidden entries skipped). Paths are made absolute so a document keeps one
+/// identity however it was named.
+pub fn expand_inputs(inputs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for input in inputs {
+        let abs = std::fs::canonicalize(input).unwrap_or_else(|_| input.clone());
+        if abs.is_dir() {
+            let mut found = Vec::new();
+            walk(&abs, &mut found);
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(abs);
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| seen.insert(f.clone()));
+    files
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => walk(&path, found),
+            Ok(t) if t.is_file() && extract::detect_format(&path).is_ok() => found.push(path),
+            _ => {}
+        }
+    }
+}

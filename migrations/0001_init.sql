@@ -3,13 +3,13 @@
 -- cache rebuilt from chunks.embedding.
 
 CREATE TABLE collections (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     name        TEXT    NOT NULL UNIQUE,
     created_at  INTEGER NOT NULL -- unix milliseconds
 );
 
 CREATE TABLE documents (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: ids are referenced from outside (citations, vector index)
     collection_id   INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
     name            TEXT    NOT NULL, -- file name as shown to the user
     source_path     TEXT    NOT NULL, -- absolute path it was ingested from
@@ -25,7 +25,7 @@ CREATE TABLE documents (
 );
 
 CREATE TABLE chunks (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused, like document ids
     document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
     chunk_idx   INTEGER NOT NULL,
     first_page  INTEGER,          -- 1-based; NULL for formats without pages

@@ -1,1 +1,11 @@
-//! Integration tests of the Lectern core.
+//! Integration tests of the Lectern core against real parts: SQLite files, the real
+//! embedding model, real PDFs from `../shared/data`, and the `lectern` binary itself.
+
+mod chunk;
+mod cli;
+mod db;
+mod debian_faq;
+mod embed;
+mod ingest;
+mod reference_bert;
+mod support;

@@ -1,0 +1,80 @@
+//! The `lectern` binary end to end, through its JSON Lines output.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{asset, models_dir, shared_pdf};
+
+fn lectern(data_dir: &Path, args: &[&str]) -> (i32, Vec<Value>) {
+    let output = Command::new(env!("CARGO_BIN_EXE_lectern"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--json")
+        .args(args)
+        .env("LECTERN_MODELS_DIR", models_dir())
+        .output()
+        .expect("run lectern");
+    let stdout = String::from_utf8(output.stdout).expect("utf-8 output");
+    let lines = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    (output.status.code().unwrap_or(-1), lines)
+}
+
+#[test]
+fn collections_ingest_documents_chunks_and_remove_through_the_cli() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path();
+    let (rc, out) = lectern(data, &["collection", "create", "Lights"]);
+    assert_eq!(rc, 0);
+    assert_eq!(out[0]["name"], "Lights");
+
+    let sample = asset("sample-lighthouses.pdf");
+    let bad = shared_pdf("bad_invalid-header-eof.pdf");
+    let (rc, out) = lectern(
+        data,
+        &["ingest", "--collection", "Lights", &sample.to_string_lossy(), &bad.to_string_lossy()],
+    );
+    assert_eq!(rc, 2, "a failed file makes the exit code 2");
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0]["status"], "indexed");
+    assert_eq!(out[0]["pages"], 3);
+    assert!(out[0]["document_id"].is_i64());
+    assert!(out[0]["error"].is_null());
+    assert_eq!(out[1]["status"], "failed");
+    assert_eq!(out[1]["error"]["code"], "malformed_pdf");
+    assert!(out[1]["error"]["message"].as_str().expect("message").contains("bad_invalid-header-eof.pdf"));
+
+    let (rc, out) = lectern(data, &["ingest", "--collection", "Lights", &sample.to_string_lossy()]);
+    assert_eq!((rc, out[0]["status"].as_str()), (0, Some("skipped")));
+
+    let (_, docs) = lectern(data, &["documents", "--collection", "Lights"]);
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0]["name"], "sample-lighthouses.pdf");
+    assert_eq!(docs[0]["format"], "pdf");
+
+    let (_, chunks) = lectern(data, &["chunks", "--collection", "Lights", "sample-lighthouses.pdf"]);
+    assert_eq!(chunks.len() as i64, docs[0]["chunks"].as_i64().expect("n"));
+    assert_eq!(chunks[0]["page"], 1);
+
+    let (_, list) = lectern(data, &["collection", "list"]);
+    assert_eq!(list[0]["documents"], 1);
+
+    let (rc, _) = lectern(data, &["remove", "--collection", "Lights", "sample-lighthouses.pdf"]);
+    assert_eq!(rc, 0);
+    let (_, docs) = lectern(data, &["documents", "--collection", "Lights"]);
+    assert!(docs.is_empty());
+
+    let (rc, _) = lectern(data, &["collection", "rename", "Lights", "Beacons"]);
+    assert_eq!(rc, 0);
+    let (rc, out) = lectern(data, &["documents", "--collection", "Lights"]);
+    assert_eq!(rc, 1);
+    assert_eq!(out[0]["error"]["code"], "not_found");
+    let (rc, _) = lectern(data, &["collection", "delete", "Beacons"]);
+    assert_eq!(rc, 0);
+    let (_, list) = lectern(data, &["collection", "list"]);
+    assert!(list.is_empty());
+}

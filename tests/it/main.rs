@@ -9,3 +9,4 @@ mod embed;
 mod ingest;
 mod reference_bert;
 mod support;
+mod tidy;

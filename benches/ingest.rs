@@ -46,10 +46,17 @@ fn extraction_alone(worker: &Path, pdf: &Path) -> (Duration, f64) {
 }
 
 fn main() {
-    let args: Vec<PathBuf> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).map(PathBuf::from).collect();
+    let args: Vec<PathBuf> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .map(PathBuf::from)
+        .collect();
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/pdfs");
     let pdfs = if args.is_empty() {
-        vec![shared.join("long_R-intro.pdf"), shared.join("long_debian-reference.en.pdf")]
+        vec![
+            shared.join("long_R-intro.pdf"),
+            shared.join("long_debian-reference.en.pdf"),
+        ]
     } else {
         args
     };
@@ -59,7 +66,9 @@ fn main() {
     let files = lectern::embed::ModelFiles::default_in(&models_dir);
     let embedder = EmbedWorker::onnx(&files).expect("embedding model (run scripts/setup.sh)");
     // Warm the model up so neither measurement pays for the first session run.
-    embedder.embed_blocking(vec!["warm up".into(); BATCH_SIZE]).expect("warm-up");
+    embedder
+        .embed_blocking(vec!["warm up".into(); BATCH_SIZE])
+        .expect("warm-up");
 
     println!(
         "| document | pages | chunks | ingest s | pages/s | chunks/s | read | extract | chunk | embed | store | ceiling chunks/s | ingest / ceiling | peak RSS MiB (ingest process) | peak RSS MiB (extraction worker) |"
@@ -67,10 +76,18 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for pdf in &pdfs {
         let dir = tempfile::tempdir().expect("temp dir");
-        let paths = Paths { data_dir: dir.path().to_owned(), models_dir: models_dir.clone() };
+        let paths = Paths {
+            data_dir: dir.path().to_owned(),
+            models_dir: models_dir.clone(),
+        };
         let (report, texts) = runtime.block_on(async {
             let library = Library::open(paths).await.expect("library");
-            let col = library.db().create_collection("bench").await.expect("collection").id;
+            let col = library
+                .db()
+                .create_collection("bench")
+                .await
+                .expect("collection")
+                .id;
             let chunker = Chunker::new(files.tokenizer().expect("tokenizer"));
             let ingester = Ingester::new(
                 library.db().clone(),
@@ -79,7 +96,13 @@ fn main() {
                 ExtractorConfig::new(worker.clone()),
             );
             let report = ingester
-                .ingest(col, std::slice::from_ref(pdf), None, None, &CancelFlag::default())
+                .ingest(
+                    col,
+                    std::slice::from_ref(pdf),
+                    None,
+                    None,
+                    &CancelFlag::default(),
+                )
                 .await;
             let doc_id = report.files[0].document_id.expect("document");
             let texts: Vec<String> = library

@@ -9,7 +9,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
-data_dir=${LECTERN_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/lectern}
+data_dir=${LECTERN_DATA_DIR:-${XDG_DATA_HOME:-${HOME:-.}/.local/share}/lectern}
 models=${LECTERN_MODELS_DIR:-$data_dir/models}
 cache=$models/.cache
 mkdir -p "$models"
@@ -19,6 +19,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 # --- tools -------------------------------------------------------------------------------------
 need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3 python3-venv python3-pip)
+command -v python3 >/dev/null && ! python3 -m pip --version >/dev/null 2>&1 && need_apt+=(python3-pip python3-venv)
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 if ((${#need_apt[@]})); then

@@ -22,13 +22,18 @@ fn describe(chunks: &[Chunk]) -> String {
 
 fn fixture(name: &str, format: DocFormat) -> DocumentText {
     let raw = std::fs::read_to_string(asset(&format!("fixtures/{name}"))).expect("fixture");
-    DocumentText { format, pages: vec![normalize(&raw)] }
+    DocumentText {
+        format,
+        pages: vec![normalize(&raw)],
+    }
 }
 
 #[test]
 fn markdown_fixture_chunks() {
     let chunker = lectern::chunk::Chunker::with_sizes(
-        crate::support::model_files().tokenizer().expect("tokenizer"),
+        crate::support::model_files()
+            .tokenizer()
+            .expect("tokenizer"),
         40,
         60,
         8,
@@ -40,7 +45,9 @@ fn markdown_fixture_chunks() {
 #[test]
 fn text_fixture_chunks() {
     let chunker = lectern::chunk::Chunker::with_sizes(
-        crate::support::model_files().tokenizer().expect("tokenizer"),
+        crate::support::model_files()
+            .tokenizer()
+            .expect("tokenizer"),
         40,
         60,
         8,
@@ -56,12 +63,17 @@ fn chunks_fit_the_model_and_know_their_pages() {
     let pages: Vec<String> = (1..=30)
         .map(|p| {
             (0..30)
-                .map(|s| format!("This is sentence {s} written on page marker P{p}X of the manual."))
+                .map(|s| {
+                    format!("This is sentence {s} written on page marker P{p}X of the manual.")
+                })
                 .collect::<Vec<_>>()
                 .join(" ")
         })
         .collect();
-    let doc = DocumentText { format: DocFormat::Pdf, pages };
+    let doc = DocumentText {
+        format: DocFormat::Pdf,
+        pages,
+    };
     let full = doc.pages.join("\n\n");
     let chunks = chunker.chunk(&doc);
     assert!(chunks.len() > 10);
@@ -73,11 +85,18 @@ fn chunks_fit_the_model_and_know_their_pages() {
         // Every page marker in the chunk lies within its page range.
         for p in 1..=30 {
             if c.text.contains(&format!("P{p}X")) {
-                assert!((first..=last).contains(&p), "P{p}X in chunk of pages {first}-{last}");
+                assert!(
+                    (first..=last).contains(&p),
+                    "P{p}X in chunk of pages {first}-{last}"
+                );
             }
         }
         // Offsets point at the chunk's own text.
-        let at: String = full.chars().skip(c.char_start).take(c.char_end - c.char_start).collect();
+        let at: String = full
+            .chars()
+            .skip(c.char_start)
+            .take(c.char_end - c.char_start)
+            .collect();
         assert_eq!(at, c.text);
     }
     // Consecutive chunks overlap.
@@ -88,8 +107,15 @@ fn chunks_fit_the_model_and_know_their_pages() {
         if w[1].char_start < w[0].char_end {
             n_overlapping += 1;
         } else {
-            let gap: String = full.chars().skip(w[0].char_end).take(w[1].char_start - w[0].char_end).collect();
-            assert_eq!(gap, "\n\n", "a cut outside a paragraph break without overlap");
+            let gap: String = full
+                .chars()
+                .skip(w[0].char_end)
+                .take(w[1].char_start - w[0].char_end)
+                .collect();
+            assert_eq!(
+                gap, "\n\n",
+                "a cut outside a paragraph break without overlap"
+            );
         }
     }
     assert!(n_overlapping > 0);

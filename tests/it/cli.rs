@@ -36,7 +36,13 @@ fn collections_ingest_documents_chunks_and_remove_through_the_cli() {
     let bad = shared_pdf("bad_invalid-header-eof.pdf");
     let (rc, out) = lectern(
         data,
-        &["ingest", "--collection", "Lights", &sample.to_string_lossy(), &bad.to_string_lossy()],
+        &[
+            "ingest",
+            "--collection",
+            "Lights",
+            &sample.to_string_lossy(),
+            &bad.to_string_lossy(),
+        ],
     );
     assert_eq!(rc, 2, "a failed file makes the exit code 2");
     assert_eq!(out.len(), 2);
@@ -46,9 +52,22 @@ fn collections_ingest_documents_chunks_and_remove_through_the_cli() {
     assert!(out[0]["error"].is_null());
     assert_eq!(out[1]["status"], "failed");
     assert_eq!(out[1]["error"]["code"], "malformed_pdf");
-    assert!(out[1]["error"]["message"].as_str().expect("message").contains("bad_invalid-header-eof.pdf"));
+    assert!(
+        out[1]["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("bad_invalid-header-eof.pdf")
+    );
 
-    let (rc, out) = lectern(data, &["ingest", "--collection", "Lights", &sample.to_string_lossy()]);
+    let (rc, out) = lectern(
+        data,
+        &[
+            "ingest",
+            "--collection",
+            "Lights",
+            &sample.to_string_lossy(),
+        ],
+    );
     assert_eq!((rc, out[0]["status"].as_str()), (0, Some("skipped")));
 
     let (_, docs) = lectern(data, &["documents", "--collection", "Lights"]);
@@ -56,14 +75,20 @@ fn collections_ingest_documents_chunks_and_remove_through_the_cli() {
     assert_eq!(docs[0]["name"], "sample-lighthouses.pdf");
     assert_eq!(docs[0]["format"], "pdf");
 
-    let (_, chunks) = lectern(data, &["chunks", "--collection", "Lights", "sample-lighthouses.pdf"]);
+    let (_, chunks) = lectern(
+        data,
+        &["chunks", "--collection", "Lights", "sample-lighthouses.pdf"],
+    );
     assert_eq!(chunks.len() as i64, docs[0]["chunks"].as_i64().expect("n"));
     assert_eq!(chunks[0]["page"], 1);
 
     let (_, list) = lectern(data, &["collection", "list"]);
     assert_eq!(list[0]["documents"], 1);
 
-    let (rc, _) = lectern(data, &["remove", "--collection", "Lights", "sample-lighthouses.pdf"]);
+    let (rc, _) = lectern(
+        data,
+        &["remove", "--collection", "Lights", "sample-lighthouses.pdf"],
+    );
     assert_eq!(rc, 0);
     let (_, docs) = lectern(data, &["documents", "--collection", "Lights"]);
     assert!(docs.is_empty());

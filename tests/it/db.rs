@@ -13,10 +13,22 @@ async fn a_fresh_database_is_migrated_and_reopens() {
             .fetch_all(db.pool())
             .await
             .expect("tables");
-    for table in ["chunks", "chunks_fts", "collections", "documents", "settings"] {
-        assert!(tables.iter().any(|t| t == table), "missing table {table}: {tables:?}");
+    for table in [
+        "chunks",
+        "chunks_fts",
+        "collections",
+        "documents",
+        "settings",
+    ] {
+        assert!(
+            tables.iter().any(|t| t == table),
+            "missing table {table}: {tables:?}"
+        );
     }
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(db.pool()).await.expect("pragma");
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(db.pool())
+        .await
+        .expect("pragma");
     assert_eq!(mode, "wal");
     assert!(db.integrity_check().await.expect("integrity"));
     db.create_collection("kept").await.expect("create");
@@ -29,23 +41,45 @@ async fn a_fresh_database_is_migrated_and_reopens() {
 #[tokio::test]
 async fn collections_are_created_renamed_and_deleted_with_clear_errors() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Db::open(&dir.path().join("lectern.db")).await.expect("open");
+    let db = Db::open(&dir.path().join("lectern.db"))
+        .await
+        .expect("open");
     db.create_collection("Papers").await.expect("create");
     db.create_collection("Manuals").await.expect("create");
-    assert!(matches!(db.create_collection("Papers").await, Err(DbError::CollectionExists(_))));
-    assert!(matches!(db.create_collection("   ").await, Err(DbError::EmptyName)));
+    assert!(matches!(
+        db.create_collection("Papers").await,
+        Err(DbError::CollectionExists(_))
+    ));
+    assert!(matches!(
+        db.create_collection("   ").await,
+        Err(DbError::EmptyName)
+    ));
 
-    db.rename_collection("Papers", "Articles").await.expect("rename");
-    assert!(matches!(db.rename_collection("Papers", "X").await, Err(DbError::NoSuchCollection(_))));
+    db.rename_collection("Papers", "Articles")
+        .await
+        .expect("rename");
+    assert!(matches!(
+        db.rename_collection("Papers", "X").await,
+        Err(DbError::NoSuchCollection(_))
+    ));
     assert!(matches!(
         db.rename_collection("Articles", "Manuals").await,
         Err(DbError::CollectionExists(_))
     ));
-    let names: Vec<String> = db.collections().await.expect("list").into_iter().map(|c| c.name).collect();
+    let names: Vec<String> = db
+        .collections()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
     assert_eq!(names, ["Articles", "Manuals"]);
 
     db.delete_collection("Articles").await.expect("delete");
-    let err = db.delete_collection("Articles").await.expect_err("already gone");
+    let err = db
+        .delete_collection("Articles")
+        .await
+        .expect_err("already gone");
     assert_eq!(err.code(), "not_found");
     assert_eq!(err.to_string(), "no collection named \"Articles\"");
 }
@@ -53,7 +87,9 @@ async fn collections_are_created_renamed_and_deleted_with_clear_errors() {
 #[tokio::test]
 async fn settings_round_trip() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db = Db::open(&dir.path().join("lectern.db")).await.expect("open");
+    let db = Db::open(&dir.path().join("lectern.db"))
+        .await
+        .expect("open");
     assert_eq!(db.setting("k").await.expect("get"), None);
     db.set_setting("k", "1").await.expect("set");
     db.set_setting("k", "2").await.expect("overwrite");

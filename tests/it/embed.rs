@@ -47,9 +47,17 @@ async fn shipped_onnx_graph_matches_an_independent_forward_pass_of_the_fp32_weig
         .await
         .expect("embed");
     for (sentence, got) in sentences.iter().zip(&got) {
-        let ids = tokenizer.encode(*sentence, true).expect("encode").get_ids().to_vec();
+        let ids = tokenizer
+            .encode(*sentence, true)
+            .expect("encode")
+            .get_ids()
+            .to_vec();
         let want = reference_bert::embed(&weights, &ids);
-        let max_diff = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let max_diff = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
         assert!(max_diff < 1e-4, "{sentence:?}: max difference {max_diff}");
     }
 }
@@ -57,10 +65,16 @@ async fn shipped_onnx_graph_matches_an_independent_forward_pass_of_the_fp32_weig
 #[tokio::test]
 async fn batches_give_the_same_vectors_as_single_texts() {
     let worker = embedder();
-    let texts: Vec<String> = (0..40).map(|i| format!("sentence number {i} about lighthouses")).collect();
+    let texts: Vec<String> = (0..40)
+        .map(|i| format!("sentence number {i} about lighthouses"))
+        .collect();
     let batched = worker.embed(texts.clone()).await.expect("batch");
     let single = worker.embed(vec![texts[37].clone()]).await.expect("single");
-    let diff = batched[37].iter().zip(&single[0]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    let diff = batched[37]
+        .iter()
+        .zip(&single[0])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
     assert!(diff < 1e-5, "padding changed the vector by {diff}");
 }
 
@@ -71,7 +85,7 @@ fn a_missing_model_is_a_clear_error_not_a_panic() {
     let err = OnnxEmbedder::load(&files).err().expect("must fail");
     assert!(matches!(err, EmbedError::ModelMissing(_)), "{err}");
     assert_eq!(err.code(), "model_missing");
-    let err = EmbedWorker::onnx(&files).err().expect("must fail");
+    let err = EmbedWorker::onnx(&files).expect_err("must fail");
     assert!(err.to_string().contains("model.onnx"), "{err}");
     assert!(ModelFiles::default_in(dir.path()).tokenizer().is_err());
     // The real folder is still fine afterwards.

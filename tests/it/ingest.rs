@@ -16,7 +16,9 @@ fn code(outcome: &FileOutcome) -> &'static str {
 async fn sample_pdf_is_indexed_with_pages_and_searchable_words() {
     let t = TestLibrary::new().await;
     let col = t.collection("demo").await;
-    let report = t.ingest(col, &[asset("sample-lighthouses.pdf")], None).await;
+    let report = t
+        .ingest(col, &[asset("sample-lighthouses.pdf")], None)
+        .await;
     let file = &report.files[0];
     assert_eq!(file.status, FileStatus::Indexed, "{:?}", file.error);
     assert_eq!(file.n_pages, Some(3));
@@ -27,7 +29,10 @@ async fn sample_pdf_is_indexed_with_pages_and_searchable_words() {
     assert_eq!(doc.embedding_model, "all-MiniLM-L6-v2");
     let chunks = db.chunks(doc.id).await.expect("chunks");
     assert_eq!(chunks.len() as i64, doc.n_chunks);
-    let wickies = chunks.iter().find(|c| c.text.contains("wickies")).expect("page 2 text");
+    let wickies = chunks
+        .iter()
+        .find(|c| c.text.contains("wickies"))
+        .expect("page 2 text");
     assert!(wickies.first_page <= Some(2) && wickies.last_page >= Some(2));
     let embeddings = db.chunk_embeddings(doc.id).await.expect("vectors");
     assert!(embeddings.iter().all(|v| v.len() == 384));
@@ -39,25 +44,39 @@ async fn sample_pdf_is_indexed_with_pages_and_searchable_words() {
 async fn reingest_skips_unchanged_and_replaces_changed_files() {
     let t = TestLibrary::new().await;
     let col = t.collection("notes").await;
-    let path = t.write("notes.txt", "The lantern room sits at the top of the tower.");
-    let first = t.ingest(col, &[path.clone()], None).await;
+    let path = t.write(
+        "notes.txt",
+        "The lantern room sits at the top of the tower.",
+    );
+    let first = t.ingest(col, std::slice::from_ref(&path), None).await;
     assert_eq!(first.files[0].status, FileStatus::Indexed);
     let old_id = first.files[0].document_id.expect("id");
 
-    let again = t.ingest(col, &[path.clone()], None).await;
+    let again = t.ingest(col, std::slice::from_ref(&path), None).await;
     assert_eq!(again.files[0].status, FileStatus::Skipped);
     assert_eq!(again.files[0].document_id, Some(old_id));
 
     std::fs::write(&path, "The gallery runs around the outside of the lantern.").expect("rewrite");
-    let changed = t.ingest(col, &[path.clone()], None).await;
+    let changed = t.ingest(col, std::slice::from_ref(&path), None).await;
     assert_eq!(changed.files[0].status, FileStatus::Indexed);
     let db = t.library.db();
     let docs = db.documents(col).await.expect("documents");
     assert_eq!(docs.len(), 1, "the changed file replaces its old version");
     assert_ne!(docs[0].id, old_id);
     assert!(db.chunks(old_id).await.expect("old chunks").is_empty());
-    assert!(db.keyword_chunk_ids("lantern AND room", 10).await.expect("fts").is_empty());
-    assert_eq!(db.keyword_chunk_ids("gallery", 10).await.expect("fts").len(), 1);
+    assert!(
+        db.keyword_chunk_ids("lantern AND room", 10)
+            .await
+            .expect("fts")
+            .is_empty()
+    );
+    assert_eq!(
+        db.keyword_chunk_ids("gallery", 10)
+            .await
+            .expect("fts")
+            .len(),
+        1
+    );
     assert!(db.integrity_check().await.expect("integrity"));
 }
 
@@ -71,14 +90,35 @@ async fn removing_a_document_deletes_its_chunks_and_keyword_rows_only() {
     assert_eq!(report.count(FileStatus::Indexed), 2, "{:?}", report.files);
     let db = t.library.db();
     let guide = db.find_document(col, "guide.md").await.expect("by name");
-    let notes = db.find_document(col, &report.files[1].path.to_string_lossy()).await.expect("by path");
-    assert!(!db.keyword_chunk_ids("wickies", 10).await.expect("fts").is_empty());
+    let notes = db
+        .find_document(col, &report.files[1].path.to_string_lossy())
+        .await
+        .expect("by path");
+    assert!(
+        !db.keyword_chunk_ids("wickies", 10)
+            .await
+            .expect("fts")
+            .is_empty()
+    );
 
     db.delete_document(guide.id).await.expect("remove");
     assert!(db.chunks(guide.id).await.expect("chunks").is_empty());
-    assert!(db.keyword_chunk_ids("wickies", 10).await.expect("fts").is_empty());
-    assert_eq!(db.chunks(notes.id).await.expect("chunks").len() as i64, notes.n_chunks);
-    assert!(!db.keyword_chunk_ids("isophase", 10).await.expect("fts").is_empty());
+    assert!(
+        db.keyword_chunk_ids("wickies", 10)
+            .await
+            .expect("fts")
+            .is_empty()
+    );
+    assert_eq!(
+        db.chunks(notes.id).await.expect("chunks").len() as i64,
+        notes.n_chunks
+    );
+    assert!(
+        !db.keyword_chunk_ids("isophase", 10)
+            .await
+            .expect("fts")
+            .is_empty()
+    );
     let orphans: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM chunks WHERE document_id NOT IN (SELECT id FROM documents)",
     )
@@ -87,7 +127,13 @@ async fn removing_a_document_deletes_its_chunks_and_keyword_rows_only() {
     .expect("count");
     assert_eq!(orphans, 0);
     assert!(db.integrity_check().await.expect("integrity"));
-    assert_eq!(db.find_document(col, "guide.md").await.expect_err("gone").code(), "not_found");
+    assert_eq!(
+        db.find_document(col, "guide.md")
+            .await
+            .expect_err("gone")
+            .code(),
+        "not_found"
+    );
 }
 
 #[tokio::test]
@@ -121,18 +167,41 @@ async fn every_bad_pdf_fails_with_its_own_reason_and_the_batch_goes_on() {
     assert_eq!(report.files.len(), inputs.len());
 
     for (name, want) in cases {
-        let outcome = report.files.iter().find(|f| f.path.ends_with(name)).expect(name);
+        let outcome = report
+            .files
+            .iter()
+            .find(|f| f.path.ends_with(name))
+            .expect(name);
         assert_eq!(outcome.status, FileStatus::Failed, "{name}");
         assert_eq!(code(outcome), want, "{name}: {:?}", outcome.error);
         let message = outcome.error.as_ref().expect("error").to_string();
-        assert!(message.contains(name), "message must name the file: {message}");
+        assert!(
+            message.contains(name),
+            "message must name the file: {message}"
+        );
     }
-    for name in ["sample-lighthouses.pdf", "enc_aes256_owner-only.pdf", "scan_vicksburg-with-ocr-layer.pdf"] {
-        let outcome = report.files.iter().find(|f| f.path.ends_with(name)).expect(name);
-        assert_eq!(outcome.status, FileStatus::Indexed, "{name}: {:?}", outcome.error);
+    for name in [
+        "sample-lighthouses.pdf",
+        "enc_aes256_owner-only.pdf",
+        "scan_vicksburg-with-ocr-layer.pdf",
+    ] {
+        let outcome = report
+            .files
+            .iter()
+            .find(|f| f.path.ends_with(name))
+            .expect(name);
+        assert_eq!(
+            outcome.status,
+            FileStatus::Indexed,
+            "{name}: {:?}",
+            outcome.error
+        );
     }
     let db = t.library.db();
-    assert_eq!(db.chunks(kept_id).await.expect("kept chunks").len(), kept.files[0].n_chunks);
+    assert_eq!(
+        db.chunks(kept_id).await.expect("kept chunks").len(),
+        kept.files[0].n_chunks
+    );
     assert_eq!(db.documents(col).await.expect("documents").len(), 4);
     assert!(db.integrity_check().await.expect("integrity"));
 }
@@ -141,15 +210,35 @@ async fn every_bad_pdf_fails_with_its_own_reason_and_the_batch_goes_on() {
 async fn encrypted_pdfs_open_with_their_password_and_a_wrong_one_is_named() {
     let t = TestLibrary::new().await;
     let col = t.collection("locked").await;
-    let pdfs = [shared_pdf("enc_aes128_userpw_asdfzxcv.pdf"), shared_pdf("enc_rc4-128_userpw_asdfzxcv.pdf")];
+    let pdfs = [
+        shared_pdf("enc_aes128_userpw_asdfzxcv.pdf"),
+        shared_pdf("enc_rc4-128_userpw_asdfzxcv.pdf"),
+    ];
     let report = t.ingest(col, &pdfs, Some("asdfzxcv")).await;
     for f in &report.files {
         assert_eq!(f.status, FileStatus::Indexed, "{:?}", f.error);
     }
-    let wrong = t.ingest(col, &[shared_pdf("enc_libreoffice_openpassword.pdf")], Some("nope")).await;
+    let wrong = t
+        .ingest(
+            col,
+            &[shared_pdf("enc_libreoffice_openpassword.pdf")],
+            Some("nope"),
+        )
+        .await;
     assert_eq!(code(&wrong.files[0]), "wrong_password");
-    let right = t.ingest(col, &[shared_pdf("enc_libreoffice_openpassword.pdf")], Some("openpassword")).await;
-    assert_eq!(right.files[0].status, FileStatus::Indexed, "{:?}", right.files[0].error);
+    let right = t
+        .ingest(
+            col,
+            &[shared_pdf("enc_libreoffice_openpassword.pdf")],
+            Some("openpassword"),
+        )
+        .await;
+    assert_eq!(
+        right.files[0].status,
+        FileStatus::Indexed,
+        "{:?}",
+        right.files[0].error
+    );
 }
 
 #[tokio::test]
@@ -163,7 +252,14 @@ async fn text_inputs_are_checked_and_folders_are_searched() {
     let report = t.ingest(col, &[bad_utf8, empty, blank, odd], None).await;
     let codes: Vec<&str> = report.files.iter().map(code).collect();
     assert_eq!(codes, ["not_utf8", "empty", "empty", "unsupported_format"]);
-    assert!(report.files[0].error.as_ref().expect("error").to_string().contains("offset 3"));
+    assert!(
+        report.files[0]
+            .error
+            .as_ref()
+            .expect("error")
+            .to_string()
+            .contains("offset 3")
+    );
 
     // A folder: supported files below it are found, hidden files and other types skipped.
     let folder = t.dir.path().join("tree");
@@ -176,7 +272,13 @@ async fn text_inputs_are_checked_and_folders_are_searched() {
     let names: Vec<String> = report
         .files
         .iter()
-        .map(|f| f.path.file_name().expect("name").to_string_lossy().into_owned())
+        .map(|f| {
+            f.path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     assert_eq!(names, ["notes.txt", "guide.md"]);
     assert_eq!(report.count(FileStatus::Indexed), 2);
@@ -199,13 +301,20 @@ async fn a_crashing_or_hanging_extractor_costs_one_file_not_the_process() {
     let txt = asset("fixtures/notes.txt");
 
     let mut aborting = extractor();
-    aborting.worker_exe = script(scripts.path(), "abort.sh", "echo 'fatal runtime error: stack overflow' >&2; kill -ABRT $$");
+    aborting.worker_exe = script(
+        scripts.path(),
+        "abort.sh",
+        "echo 'fatal runtime error: stack overflow' >&2; kill -ABRT $$",
+    );
     let t = TestLibrary::with_extractor(aborting).await;
     let col = t.collection("c").await;
     let report = t.ingest(col, &[pdf.clone(), txt.clone()], None).await;
     assert_eq!(code(&report.files[0]), "parser_crashed");
     let message = report.files[0].error.as_ref().expect("error").to_string();
-    assert!(message.contains("aborted") && message.contains("stack overflow"), "{message}");
+    assert!(
+        message.contains("aborted") && message.contains("stack overflow"),
+        "{message}"
+    );
     assert_eq!(report.files[1].status, FileStatus::Indexed);
 
     let mut hanging = extractor();
@@ -231,5 +340,12 @@ async fn a_cancelled_ingest_stores_nothing_partial() {
         .ingest(col, &[asset("sample-lighthouses.pdf")], None, None, &cancel)
         .await;
     assert_eq!(code(&report.files[0]), "cancelled");
-    assert!(t.library.db().documents(col).await.expect("documents").is_empty());
+    assert!(
+        t.library
+            .db()
+            .documents(col)
+            .await
+            .expect("documents")
+            .is_empty()
+    );
 }

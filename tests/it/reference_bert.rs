@@ -44,7 +44,11 @@ impl Weights {
     }
 
     fn get(&self, name: &str) -> &[f32] {
-        &self.tensors.get(name).unwrap_or_else(|| panic!("missing tensor {name}")).1
+        &self
+            .tensors
+            .get(name)
+            .unwrap_or_else(|| panic!("missing tensor {name}"))
+            .1
     }
 }
 
@@ -56,7 +60,12 @@ fn linear(x: &[Vec<f64>], w: &[f32], b: &[f32], n_out: usize) -> Vec<Vec<f64>> {
             (0..n_out)
                 .map(|o| {
                     let wr = &w[o * n_in..(o + 1) * n_in];
-                    f64::from(b[o]) + row.iter().zip(wr).map(|(a, c)| a * f64::from(*c)).sum::<f64>()
+                    f64::from(b[o])
+                        + row
+                            .iter()
+                            .zip(wr)
+                            .map(|(a, c)| a * f64::from(*c))
+                            .sum::<f64>()
                 })
                 .collect()
         })
@@ -118,19 +127,45 @@ pub fn embed(w: &Weights, token_ids: &[u32]) -> Vec<f32> {
                 .collect()
         })
         .collect();
-    layer_norm(&mut x, w.get("embeddings.LayerNorm.weight"), w.get("embeddings.LayerNorm.bias"));
+    layer_norm(
+        &mut x,
+        w.get("embeddings.LayerNorm.weight"),
+        w.get("embeddings.LayerNorm.bias"),
+    );
     for l in 0..LAYERS {
         let p = |s: &str| format!("encoder.layer.{l}.{s}");
-        let q = linear(&x, w.get(&p("attention.self.query.weight")), w.get(&p("attention.self.query.bias")), HIDDEN);
-        let k = linear(&x, w.get(&p("attention.self.key.weight")), w.get(&p("attention.self.key.bias")), HIDDEN);
-        let v = linear(&x, w.get(&p("attention.self.value.weight")), w.get(&p("attention.self.value.bias")), HIDDEN);
+        let q = linear(
+            &x,
+            w.get(&p("attention.self.query.weight")),
+            w.get(&p("attention.self.query.bias")),
+            HIDDEN,
+        );
+        let k = linear(
+            &x,
+            w.get(&p("attention.self.key.weight")),
+            w.get(&p("attention.self.key.bias")),
+            HIDDEN,
+        );
+        let v = linear(
+            &x,
+            w.get(&p("attention.self.value.weight")),
+            w.get(&p("attention.self.value.bias")),
+            HIDDEN,
+        );
         let mut ctx = vec![vec![0.0; HIDDEN]; n];
         let scale = 1.0 / (HEAD_DIM as f64).sqrt();
         for h in 0..HEADS {
             let r = h * HEAD_DIM..(h + 1) * HEAD_DIM;
             for i in 0..n {
                 let scores: Vec<f64> = (0..n)
-                    .map(|j| q[i][r.clone()].iter().zip(&k[j][r.clone()]).map(|(a, b)| a * b).sum::<f64>() * scale)
+                    .map(|j| {
+                        q[i][r.clone()]
+                            .iter()
+                            .zip(&k[j][r.clone()])
+                            .map(|(a, b)| a * b)
+                            .sum::<f64>()
+                            * scale
+                    })
                     .collect();
                 let max = scores.iter().cloned().fold(f64::MIN, f64::max);
                 let exp: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
@@ -142,26 +177,49 @@ pub fn embed(w: &Weights, token_ids: &[u32]) -> Vec<f32> {
                 }
             }
         }
-        let mut attn = linear(&ctx, w.get(&p("attention.output.dense.weight")), w.get(&p("attention.output.dense.bias")), HIDDEN);
+        let mut attn = linear(
+            &ctx,
+            w.get(&p("attention.output.dense.weight")),
+            w.get(&p("attention.output.dense.bias")),
+            HIDDEN,
+        );
         for (a, xi) in attn.iter_mut().zip(&x) {
             for (av, xv) in a.iter_mut().zip(xi) {
                 *av += xv;
             }
         }
-        layer_norm(&mut attn, w.get(&p("attention.output.LayerNorm.weight")), w.get(&p("attention.output.LayerNorm.bias")));
-        let mut inter = linear(&attn, w.get(&p("intermediate.dense.weight")), w.get(&p("intermediate.dense.bias")), 4 * HIDDEN);
+        layer_norm(
+            &mut attn,
+            w.get(&p("attention.output.LayerNorm.weight")),
+            w.get(&p("attention.output.LayerNorm.bias")),
+        );
+        let mut inter = linear(
+            &attn,
+            w.get(&p("intermediate.dense.weight")),
+            w.get(&p("intermediate.dense.bias")),
+            4 * HIDDEN,
+        );
         for row in inter.iter_mut() {
             for v in row.iter_mut() {
                 *v = gelu(*v);
             }
         }
-        let mut out = linear(&inter, w.get(&p("output.dense.weight")), w.get(&p("output.dense.bias")), HIDDEN);
+        let mut out = linear(
+            &inter,
+            w.get(&p("output.dense.weight")),
+            w.get(&p("output.dense.bias")),
+            HIDDEN,
+        );
         for (o, a) in out.iter_mut().zip(&attn) {
             for (ov, av) in o.iter_mut().zip(a) {
                 *ov += av;
             }
         }
-        layer_norm(&mut out, w.get(&p("output.LayerNorm.weight")), w.get(&p("output.LayerNorm.bias")));
+        layer_norm(
+            &mut out,
+            w.get(&p("output.LayerNorm.weight")),
+            w.get(&p("output.LayerNorm.bias")),
+        );
         x = out;
     }
     let mut mean = vec![0.0f64; HIDDEN];

@@ -35,7 +35,9 @@ pub fn shared_pdf(name: &str) -> PathBuf {
 }
 
 pub fn asset(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets")
+        .join(name)
 }
 
 pub fn embedder() -> EmbedWorker {
@@ -66,17 +68,34 @@ impl TestLibrary {
 
     pub async fn with_extractor(extractor: ExtractorConfig) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let paths = Paths { data_dir: dir.path().to_owned(), models_dir: models_dir() };
+        let paths = Paths {
+            data_dir: dir.path().to_owned(),
+            models_dir: models_dir(),
+        };
         let library = Library::open(paths).await.expect("open library");
         let ingester = Ingester::new(library.db().clone(), embedder(), chunker(), extractor);
-        Self { dir, library, ingester }
+        Self {
+            dir,
+            library,
+            ingester,
+        }
     }
 
     pub async fn collection(&self, name: &str) -> i64 {
-        self.library.db().create_collection(name).await.expect("create collection").id
+        self.library
+            .db()
+            .create_collection(name)
+            .await
+            .expect("create collection")
+            .id
     }
 
-    pub async fn ingest(&self, collection_id: i64, paths: &[PathBuf], password: Option<&str>) -> IngestReport {
+    pub async fn ingest(
+        &self,
+        collection_id: i64,
+        paths: &[PathBuf],
+        password: Option<&str>,
+    ) -> IngestReport {
         self.ingester
             .ingest(collection_id, paths, password, None, &CancelFlag::default())
             .await

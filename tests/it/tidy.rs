@@ -7,7 +7,12 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if path.is_dir() && !matches!(name.as_str(), "target" | "node_modules" | ".git" | "snapshots") {
+        if path.is_dir()
+            && !matches!(
+                name.as_str(),
+                "target" | "node_modules" | ".git" | "snapshots"
+            )
+        {
             rust_files(&path, out);
         } else if name.ends_with(".rs") {
             out.push(path);
@@ -24,14 +29,20 @@ fn the_core_crate_does_not_depend_on_tauri() {
         .split("\n[")
         .filter(|s| s.starts_with("dependencies") || s.starts_with("dev-dependencies"))
         .collect::<String>();
-    assert!(!deps_section.contains("tauri"), "the core must not depend on tauri");
+    assert!(
+        !deps_section.contains("tauri"),
+        "the core must not depend on tauri"
+    );
     // Nothing the core pulls in may bring it either (the app crate, when it exists, is a
     // separate package whose dependencies are not the core's).
     let core_block = lock
         .split("[[package]]")
         .find(|p| p.contains("name = \"lectern\"\n"))
         .expect("lectern in Cargo.lock");
-    assert!(!core_block.contains("\"tauri"), "lectern's locked dependencies include tauri");
+    assert!(
+        !core_block.contains("\"tauri"),
+        "lectern's locked dependencies include tauri"
+    );
 }
 
 #[test]
@@ -51,5 +62,8 @@ fn every_rust_file_opens_with_a_doc_line() {
         .iter()
         .filter(|f| !std::fs::read_to_string(f).expect("read").starts_with("//!"))
         .collect();
-    assert!(missing.is_empty(), "files without a //! first line: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "files without a //! first line: {missing:?}"
+    );
 }

@@ -276,6 +276,8 @@ impl Ingester {
             path: path.to_owned(),
             source,
         };
+        // A missing file is "cannot read", whatever its name says its format is.
+        tokio::fs::metadata(path).await.map_err(io_err)?;
         let format = extract::detect_format(path)?;
         let clock = Instant::now();
         let bytes = tokio::fs::read(path).await.map_err(io_err)?;

@@ -1,11 +1,11 @@
 //! The chunker with the real tokenizer: snapshots of small fixtures, token limits, and page
 //! numbers on paged text.
 
-use lectern::chunk::{Chunk, MAX_TOKENS};
+use lectern::chunk::{Chunk, Chunker, MAX_TOKENS};
 use lectern::db::DocFormat;
 use lectern::extract::{DocumentText, normalize};
 
-use crate::support::{asset, chunker};
+use crate::support::{asset, chunker, model_files};
 
 fn describe(chunks: &[Chunk]) -> String {
     chunks
@@ -28,30 +28,21 @@ fn fixture(name: &str, format: DocFormat) -> DocumentText {
     }
 }
 
+/// Small chunks, so that the fixtures show splits and overlap.
+fn small_chunker() -> Chunker {
+    Chunker::with_sizes(model_files().tokenizer().expect("tokenizer"), 40, 60, 8)
+}
+
 #[test]
 fn markdown_fixture_chunks() {
-    let chunker = lectern::chunk::Chunker::with_sizes(
-        crate::support::model_files()
-            .tokenizer()
-            .expect("tokenizer"),
-        40,
-        60,
-        8,
-    );
+    let chunker = small_chunker();
     let chunks = chunker.chunk(&fixture("guide.md", DocFormat::Markdown));
     insta::assert_snapshot!(describe(&chunks));
 }
 
 #[test]
 fn text_fixture_chunks() {
-    let chunker = lectern::chunk::Chunker::with_sizes(
-        crate::support::model_files()
-            .tokenizer()
-            .expect("tokenizer"),
-        40,
-        60,
-        8,
-    );
+    let chunker = small_chunker();
     let chunks = chunker.chunk(&fixture("notes.txt", DocFormat::Text));
     insta::assert_snapshot!(describe(&chunks));
 }

@@ -66,6 +66,27 @@ pub struct Document {
     pub added_at: i64,
 }
 
+/// What [`Db::replace_document`] wrote and what it replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDocument {
+    pub document_id: i64,
+    /// In chunk order.
+    pub chunk_ids: Vec<i64>,
+    /// Chunks of the document previously ingested from the same path, now deleted.
+    pub replaced_chunk_ids: Vec<i64>,
+}
+
+/// A chunk with its document's name: what search returns.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct PassageRow {
+    pub chunk_id: i64,
+    pub document_id: i64,
+    pub document: String,
+    pub first_page: Option<i64>,
+    pub last_page: Option<i64>,
+    pub text: String,
+}
+
 /// A chunk as stored, without its vector.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredChunk {
@@ -319,9 +340,17 @@ impl Db {
     }
 
     /// Writes a document and all its chunks in one transaction, replacing any document that
-    /// was ingested from the same path. Returns the new document's id.
-    pub async fn replace_document(&self, doc: &NewDocument) -> Result<i64, DbError> {
+    /// was ingested from the same path.
+    pub async fn replace_document(&self, doc: &NewDocument) -> Result<StoredDocument, DbError> {
         let mut tx = self.pool.begin().await?;
+        let replaced_chunk_ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id \
+             WHERE d.collection_id = ? AND d.source_path = ?",
+        )
+        .bind(doc.collection_id)
+        .bind(&doc.source_path)
+        .fetch_all(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM documents WHERE collection_id = ? AND source_path = ?")
             .bind(doc.collection_id)
             .bind(&doc.source_path)
@@ -345,8 +374,9 @@ impl Db {
         .execute(&mut *tx)
         .await?
         .last_insert_rowid();
+        let mut chunk_ids = Vec::with_capacity(doc.chunks.len());
         for (chunk_idx, chunk) in doc.chunks.iter().enumerate() {
-            sqlx::query(
+            let chunk_id = sqlx::query(
                 "INSERT INTO chunks (document_id, chunk_idx, first_page, last_page, char_start, \
                  char_end, n_tokens, text, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
@@ -360,22 +390,35 @@ impl Db {
             .bind(&chunk.text)
             .bind(embedding_to_blob(&chunk.embedding))
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .last_insert_rowid();
+            chunk_ids.push(chunk_id);
         }
         tx.commit().await?;
-        Ok(document_id)
+        Ok(StoredDocument {
+            document_id,
+            chunk_ids,
+            replaced_chunk_ids,
+        })
     }
 
-    /// Deletes a document; its chunks and their keyword-index rows go with it.
-    pub async fn delete_document(&self, document_id: i64) -> Result<(), DbError> {
+    /// Deletes a document; its chunks and their keyword-index rows go with it. Returns the
+    /// ids of the chunks removed.
+    pub async fn delete_document(&self, document_id: i64) -> Result<Vec<i64>, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let chunk_ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM chunks WHERE document_id = ?")
+            .bind(document_id)
+            .fetch_all(&mut *tx)
+            .await?;
         let done = sqlx::query("DELETE FROM documents WHERE id = ?")
             .bind(document_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(DbError::NoSuchDocument(document_id.to_string()));
         }
-        Ok(())
+        tx.commit().await?;
+        Ok(chunk_ids)
     }
 
     // --- chunks -----------------------------------------------------------------------------
@@ -398,6 +441,86 @@ impl Db {
                 .await?;
         rows.iter()
             .map(|r| Ok(blob_to_embedding(r.try_get::<&[u8], _>("embedding")?)))
+            .collect()
+    }
+
+    /// Ids of every chunk of a collection.
+    pub async fn chunk_ids(&self, collection_id: i64) -> Result<Vec<i64>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id \
+             WHERE d.collection_id = ?",
+        )
+        .bind(collection_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// (chunk id, vector) of a collection's chunks: all of them, or those listed.
+    pub async fn chunk_vectors(
+        &self,
+        collection_id: i64,
+        only: Option<&[i64]>,
+    ) -> Result<Vec<(i64, Vec<f32>)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.embedding FROM chunks c JOIN documents d ON d.id = c.document_id \
+             WHERE d.collection_id = ? ORDER BY c.id",
+        )
+        .bind(collection_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let wanted: Option<std::collections::HashSet<i64>> =
+            only.map(|ids| ids.iter().copied().collect());
+        let mut out = Vec::with_capacity(wanted.as_ref().map_or(rows.len(), |w| w.len()));
+        for row in &rows {
+            let id: i64 = row.try_get(0)?;
+            if wanted.as_ref().is_none_or(|w| w.contains(&id)) {
+                out.push((id, blob_to_embedding(row.try_get::<&[u8], _>(1)?)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Chunks by id, with their documents' names, in the order asked.
+    pub async fn passages(&self, chunk_ids: &[i64]) -> Result<Vec<PassageRow>, DbError> {
+        if chunk_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = vec!["?"; chunk_ids.len()].join(", ");
+        let sql = format!(
+            "SELECT c.id AS chunk_id, c.document_id, d.name AS document, c.first_page, \
+             c.last_page, c.text FROM chunks c JOIN documents d ON d.id = c.document_id \
+             WHERE c.id IN ({placeholders})"
+        );
+        let mut query = sqlx::query_as::<_, PassageRow>(&sql);
+        for id in chunk_ids {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let mut by_id: std::collections::HashMap<i64, PassageRow> =
+            rows.into_iter().map(|r| (r.chunk_id, r)).collect();
+        Ok(chunk_ids.iter().filter_map(|id| by_id.remove(id)).collect())
+    }
+
+    /// Chunks of a collection matching an FTS5 query, best first, with their BM25 score
+    /// (higher is better).
+    pub async fn keyword_search(
+        &self,
+        collection_id: i64,
+        fts_query: &str,
+        limit: usize,
+    ) -> Result<Vec<(i64, f32)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT c.id, bm25(chunks_fts) AS score FROM chunks_fts \
+             JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.document_id \
+             WHERE chunks_fts MATCH ? AND d.collection_id = ? ORDER BY score LIMIT ?",
+        )
+        .bind(fts_query)
+        .bind(collection_id)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<i64, _>(0)?, -(r.try_get::<f64, _>(1)? as f32))))
             .collect()
     }
 

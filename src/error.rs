@@ -145,6 +145,32 @@ impl DbError {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("vector index {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("vector index could not be written: {0}")]
+    Dump(String),
+    #[error("vector index thread could not be started: {0}")]
+    Thread(String),
+    #[error("the vector index thread has stopped")]
+    WorkerGone,
+    #[error(transparent)]
+    Db(Box<DbError>),
+}
+
+impl IndexError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Db(e) => e.code(),
+            _ => "index",
+        }
+    }
+}
+
 /// Any failure of the core.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -154,6 +180,8 @@ pub enum Error {
     Embed(#[from] EmbedError),
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -168,6 +196,7 @@ impl Error {
             Self::Ingest(e) => e.code(),
             Self::Embed(e) => e.code(),
             Self::Db(e) => e.code(),
+            Self::Index(e) => e.code(),
             Self::Io { .. } => "io",
         }
     }

@@ -14,6 +14,7 @@ use crate::db::{Db, DocFormat, NewChunk, NewDocument};
 use crate::embed::{BATCH_SIZE, EmbedWorker};
 use crate::error::{DbError, IngestError};
 use crate::extract::{self, ExtractorConfig};
+use crate::index::IndexSet;
 
 /// A flag that asks a running job to stop at its next check; cheap to clone.
 #[derive(Debug, Clone, Default)]
@@ -115,6 +116,7 @@ pub struct Ingester {
     embedder: EmbedWorker,
     chunker: Arc<Chunker>,
     extractor: ExtractorConfig,
+    indexes: Option<IndexSet>,
 }
 
 /// A file read, extracted and chunked, waiting to be embedded.
@@ -145,7 +147,14 @@ impl Ingester {
             embedder,
             chunker: Arc::new(chunker),
             extractor,
+            indexes: None,
         }
+    }
+
+    /// Keeps the collections' vector indexes up to date as documents are stored.
+    pub fn with_indexes(mut self, indexes: IndexSet) -> Self {
+        self.indexes = Some(indexes);
+        self
     }
 
     pub fn chunker(&self) -> &Chunker {
@@ -249,6 +258,15 @@ impl Ingester {
             (t, done)
         };
         let (t1, (t2, done)) = tokio::join!(producer, consumer);
+        if let Some(indexes) = &self.indexes
+            && done.iter().any(|(_, o)| o.status == FileStatus::Indexed)
+        {
+            // The index is a cache of SQLite: if any of this fails, the next open reconciles.
+            if let Ok(index) = indexes.get(&self.db, collection_id).await {
+                let _ = index.compact_if_needed(&self.db, collection_id, true).await;
+                let _ = index.save().await;
+            }
+        }
         for (file_idx, outcome) in done {
             outcomes[file_idx] = Some(outcome);
         }
@@ -398,7 +416,19 @@ impl Ingester {
         };
         let stored = self.db.replace_document(&doc).await;
         t.store += clock.elapsed();
-        match stored {
+        if let (Ok(stored), Some(indexes)) = (&stored, &self.indexes)
+            && let Ok(index) = indexes.get(&self.db, collection_id).await
+        {
+            let items = stored
+                .chunk_ids
+                .iter()
+                .zip(doc.chunks)
+                .map(|(id, c)| (*id, c.embedding))
+                .collect();
+            let _ = index.insert(items).await;
+            let _ = index.remove(stored.replaced_chunk_ids.clone()).await;
+        }
+        match stored.map(|s| s.document_id) {
             Ok(document_id) => Ok(FileOutcome {
                 path: p.path,
                 status: FileStatus::Indexed,

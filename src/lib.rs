@@ -5,11 +5,14 @@ pub mod chunk;
 pub mod db;
 pub mod embed;
 pub mod error;
+pub mod eval;
 pub mod extract;
+pub mod index;
 pub mod ingest;
 pub mod library;
 pub mod paths;
+pub mod retrieve;
 
-pub use error::{DbError, EmbedError, Error, IngestError, Result};
+pub use error::{DbError, EmbedError, Error, IndexError, IngestError, Result};
 pub use library::Library;
 pub use paths::Paths;

@@ -1,24 +1,35 @@
 //! [`Library`]: the open data folder, the context every shell passes to core calls.
 
 use crate::chunk::Chunker;
-use crate::db::Db;
+use crate::db::{Db, Document};
 use crate::embed::{EmbedWorker, ModelFiles};
 use crate::error::Result;
 use crate::extract::ExtractorConfig;
+use crate::index::{IndexParams, IndexSet};
 use crate::ingest::Ingester;
 use crate::paths::Paths;
+use crate::retrieve::Retriever;
+
+/// Vector dimensions of the embedding model (all-MiniLM-L6-v2).
+const DIMS: usize = 384;
 
 #[derive(Debug, Clone)]
 pub struct Library {
     paths: Paths,
     db: Db,
+    indexes: IndexSet,
 }
 
 impl Library {
     /// Opens the data folder's database, creating and migrating it as needed. Loads no model.
     pub async fn open(paths: Paths) -> Result<Self> {
         let db = Db::open(&paths.database()).await?;
-        Ok(Self { paths, db })
+        let indexes = IndexSet::new(paths.data_dir.join("index"), IndexParams::default(), DIMS);
+        Ok(Self { paths, db, indexes })
+    }
+
+    pub fn indexes(&self) -> &IndexSet {
+        &self.indexes
     }
 
     pub fn db(&self) -> &Db {
@@ -39,6 +50,40 @@ impl Library {
         let files = self.embedding_model();
         let chunker = Chunker::new(files.tokenizer()?);
         let embedder = EmbedWorker::onnx(&files)?;
-        Ok(Ingester::new(self.db.clone(), embedder, chunker, extractor))
+        Ok(Ingester::new(self.db.clone(), embedder, chunker, extractor)
+            .with_indexes(self.indexes.clone()))
+    }
+
+    /// Loads the embedding model on its own thread and makes a [`Retriever`] over it.
+    pub fn retriever(&self) -> Result<Retriever> {
+        let embedder = EmbedWorker::onnx(&self.embedding_model())?;
+        Ok(Retriever::new(
+            self.db.clone(),
+            embedder,
+            self.indexes.clone(),
+        ))
+    }
+
+    /// Removes a document (by id, name or path) from a collection: its rows in one
+    /// transaction, then its points from the vector index.
+    pub async fn remove_document(&self, collection: &str, key: &str) -> Result<Document> {
+        let collection = self.db.collection(collection).await?;
+        let doc = self.db.find_document(collection.id, key).await?;
+        let chunk_ids = self.db.delete_document(doc.id).await?;
+        let index = self.indexes.get(&self.db, collection.id).await?;
+        index.remove(chunk_ids).await?;
+        index
+            .compact_if_needed(&self.db, collection.id, true)
+            .await?;
+        index.save().await?;
+        Ok(doc)
+    }
+
+    /// Deletes a collection with its documents and its index files.
+    pub async fn delete_collection(&self, name: &str) -> Result<()> {
+        let collection = self.db.collection(name).await?;
+        self.db.delete_collection(name).await?;
+        self.indexes.drop_collection(collection.id).await;
+        Ok(())
     }
 }

@@ -75,7 +75,10 @@ pub async fn extract(
             }
         },
     };
-    let pages: Vec<String> = pages.iter().map(|p| normalize(p)).collect();
+    let mut pages: Vec<String> = pages.iter().map(|p| normalize(p)).collect();
+    if format == DocFormat::Pdf {
+        pages.iter_mut().for_each(strip_page_numbers);
+    }
     check_text(path, format, &pages)?;
     Ok(DocumentText { format, pages })
 }
@@ -121,6 +124,32 @@ pub fn normalize(raw: &str) -> String {
         out.push_str(folded);
     }
     out
+}
+
+/// Drops a bare page number ("12", "xiv") standing alone on a page's first or last line: it
+/// would otherwise end up as a chunk of its own or as noise in the chunk it joins.
+fn strip_page_numbers(page: &mut String) {
+    fn is_folio(line: &str) -> bool {
+        let line = line.trim();
+        !line.is_empty()
+            && line.len() <= 6
+            && (line.chars().all(|c| c.is_ascii_digit())
+                || line
+                    .chars()
+                    .all(|c| "ivxlcdm".contains(c.to_ascii_lowercase())))
+    }
+    let lines: Vec<&str> = page.lines().collect();
+    let mut start = 0;
+    let mut end = lines.len();
+    if end > 1 && is_folio(lines[end - 1]) {
+        end -= 1;
+    }
+    if end > start + 1 && is_folio(lines[start]) {
+        start += 1;
+    }
+    if (start, end) != (0, lines.len()) {
+        *page = lines[start..end].join("\n").trim().to_owned();
+    }
 }
 
 fn check_text(path: &Path, format: DocFormat, pages: &[String]) -> Result<(), IngestError> {

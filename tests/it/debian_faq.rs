@@ -1,19 +1,23 @@
-//! Page numbers on a real manual: every Debian FAQ answer's first sentence is found in a
-//! chunk whose page range holds the page the FAQ says it is on.
+//! A real manual end to end: every Debian FAQ answer's first sentence is found in a chunk
+//! whose page range holds the page the FAQ says it is on, searching the FAQ's questions
+//! finds those pages, and a removed document never comes back in results.
 
 use lectern::ingest::FileStatus;
+use lectern::retrieve::SearchMode;
 
-use crate::support::{TestLibrary, shared_data, shared_pdf, words};
+use crate::support::{TestLibrary, asset, shared_data, shared_pdf, words};
 
 #[derive(serde::Deserialize)]
 struct Qa {
     id: String,
+    question: String,
+    is_question: bool,
     pdf_page: Option<i64>,
     answer_first_sentence: String,
 }
 
 #[tokio::test]
-async fn answers_are_found_on_the_page_the_faq_gives() {
+async fn answers_sit_on_their_pages_and_search_finds_them() {
     let t = TestLibrary::new().await;
     let col = t.collection("faq").await;
     let report = t
@@ -98,4 +102,68 @@ async fn answers_are_found_on_the_page_the_faq_gives() {
         qas.len()
     );
     assert!(wrong.is_empty(), "wrong pages:\n{}", wrong.join("\n"));
+
+    // Search: the FAQ's own questions land on the page of their answer.
+    let retriever = t.retriever();
+    let (mut n_asked, mut top1, mut top5) = (0, 0, 0);
+    for qa in qas.iter().filter(|q| q.is_question) {
+        let Some(mut page) = qa.pdf_page else {
+            continue;
+        };
+        if let Some((_, fixed)) = corrected.iter().find(|(id, _)| *id == qa.id) {
+            page = *fixed;
+        }
+        let hits = retriever
+            .search(col, &qa.question, 5, SearchMode::Hybrid)
+            .await
+            .expect("search");
+        let on_page: Vec<bool> = hits
+            .iter()
+            .map(|h| (h.first_page.expect("page")..=h.last_page.expect("page")).contains(&page))
+            .collect();
+        n_asked += 1;
+        top1 += usize::from(on_page.first() == Some(&true));
+        top5 += usize::from(on_page.contains(&true));
+    }
+    eprintln!("Debian FAQ search: page in top-1 {top1}/{n_asked}, in top-5 {top5}/{n_asked}");
+    assert!(
+        top5 * 100 >= n_asked * 70,
+        "page in top-5 for only {top5} of {n_asked} questions"
+    );
+
+    let hits = retriever
+        .search(col, "What is Debian GNU/Linux?", 5, SearchMode::Hybrid)
+        .await
+        .expect("search");
+    assert!(
+        hits.iter()
+            .any(|h| h.first_page <= Some(9) && h.last_page >= Some(9)),
+        "{hits:#?}"
+    );
+
+    // A removed document never appears again, in any mode.
+    let sample = t
+        .ingest(col, &[asset("sample-lighthouses.pdf")], None)
+        .await;
+    assert_eq!(sample.files[0].status, FileStatus::Indexed);
+    let query = "who trimmed the wick of the lighthouse lamp";
+    let hits = retriever
+        .search(col, query, 3, SearchMode::Hybrid)
+        .await
+        .expect("search");
+    assert_eq!(hits[0].document, "sample-lighthouses.pdf");
+    t.library
+        .remove_document("faq", "sample-lighthouses.pdf")
+        .await
+        .expect("remove");
+    for mode in [SearchMode::Hybrid, SearchMode::Vector, SearchMode::Keyword] {
+        let hits = retriever
+            .search(col, query, 20, mode)
+            .await
+            .expect("search");
+        assert!(
+            hits.iter().all(|h| h.document != "sample-lighthouses.pdf"),
+            "{mode:?} returned a removed document"
+        );
+    }
 }

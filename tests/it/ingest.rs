@@ -250,9 +250,14 @@ async fn text_inputs_are_checked_and_folders_are_searched() {
     let blank = t.write("blank.txt", b" \n\n\t \n");
     let odd = t.write("table.csv", b"a,b\n1,2\n");
     let missing = t.dir.path().join("no-such-file");
-    let report = t.ingest(col, &[bad_utf8, empty, blank, odd, missing], None).await;
+    let report = t
+        .ingest(col, &[bad_utf8, empty, blank, odd, missing], None)
+        .await;
     let codes: Vec<&str> = report.files.iter().map(code).collect();
-    assert_eq!(codes, ["not_utf8", "empty", "empty", "unsupported_format", "io"]);
+    assert_eq!(
+        codes,
+        ["not_utf8", "empty", "empty", "unsupported_format", "io"]
+    );
     assert!(
         report.files[0]
             .error

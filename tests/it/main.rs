@@ -6,6 +6,8 @@ mod cli;
 mod db;
 mod debian_faq;
 mod embed;
+mod eval;
+mod index;
 mod ingest;
 mod reference_bert;
 mod support;

@@ -8,6 +8,7 @@ use lectern::chunk::Chunker;
 use lectern::embed::{EmbedWorker, ModelFiles};
 use lectern::extract::ExtractorConfig;
 use lectern::ingest::{CancelFlag, IngestReport, Ingester};
+use lectern::retrieve::Retriever;
 use lectern::{Library, Paths};
 
 /// The models folder that `scripts/setup.sh` filled (the README's test command runs it).
@@ -73,12 +74,21 @@ impl TestLibrary {
             models_dir: models_dir(),
         };
         let library = Library::open(paths).await.expect("open library");
-        let ingester = Ingester::new(library.db().clone(), embedder(), chunker(), extractor);
+        let ingester = Ingester::new(library.db().clone(), embedder(), chunker(), extractor)
+            .with_indexes(library.indexes().clone());
         Self {
             dir,
             library,
             ingester,
         }
+    }
+
+    pub fn retriever(&self) -> Retriever {
+        Retriever::new(
+            self.library.db().clone(),
+            embedder(),
+            self.library.indexes().clone(),
+        )
     }
 
     pub async fn collection(&self, name: &str) -> i64 {

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use lectern::extract::{ExtractorConfig, WORKER_ARG, run_worker};
 use lectern::ingest::{CancelFlag, FileStatus};
+use lectern::retrieve::SearchMode;
 use lectern::{Error, Library, Paths};
 
 use output::Out;
@@ -52,6 +53,28 @@ enum Command {
         #[arg(long, short)]
         collection: String,
     },
+    /// Search a collection; a query of `-` reads one query per line from stdin
+    Search {
+        #[arg(long, short)]
+        collection: String,
+        /// How many passages to return
+        #[arg(long, default_value_t = 8)]
+        k: usize,
+        #[arg(long, value_enum, default_value_t = Mode::Hybrid)]
+        mode: Mode,
+        #[arg(required = true)]
+        query: Vec<String>,
+    },
+    /// Evaluate retrieval on a BEIR-layout dataset (corpus.jsonl, queries.jsonl, qrels/test.tsv)
+    Eval {
+        #[arg(long, value_name = "DIR")]
+        dataset: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        /// Search mode; repeat it, or say `all`, to compare modes over one indexing
+        #[arg(long, value_enum, default_values_t = [EvalMode::Hybrid])]
+        mode: Vec<EvalMode>,
+    },
     /// Show the chunks of one document
     Chunks {
         #[arg(long, short)]
@@ -61,6 +84,31 @@ enum Command {
         #[arg(long)]
         limit: Option<usize>,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Mode {
+    Hybrid,
+    Vector,
+    Keyword,
+}
+
+impl From<Mode> for SearchMode {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::Hybrid => SearchMode::Hybrid,
+            Mode::Vector => SearchMode::Vector,
+            Mode::Keyword => SearchMode::Keyword,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum EvalMode {
+    Hybrid,
+    Vector,
+    Keyword,
+    All,
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,7 +161,7 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             out.done(&format!("renamed {old:?} to {new:?}"));
         }
         Command::Collection(CollectionCommand::Delete { name }) => {
-            db.delete_collection(&name).await?;
+            library.delete_collection(&name).await?;
             out.done(&format!("deleted collection {name:?}"));
         }
         Command::Ingest {
@@ -127,9 +175,7 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             collection,
             document,
         } => {
-            let c = db.collection(&collection).await?;
-            let doc = db.find_document(c.id, &document).await?;
-            db.delete_document(doc.id).await?;
+            let doc = library.remove_document(&collection, &document).await?;
             out.done(&format!(
                 "removed {} ({} chunks) from {collection:?}",
                 doc.name, doc.n_chunks
@@ -140,6 +186,63 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             for doc in db.documents(c.id).await? {
                 out.document(&doc);
             }
+        }
+        Command::Search {
+            collection,
+            k,
+            mode,
+            query,
+        } => {
+            let c = db.collection(&collection).await?;
+            let retriever = library.retriever()?;
+            let queries: Vec<String> = if query == ["-"] {
+                std::io::stdin()
+                    .lines()
+                    .map_while(Result::ok)
+                    .filter(|l| !l.trim().is_empty())
+                    .collect()
+            } else {
+                vec![query.join(" ")]
+            };
+            for q in queries {
+                let hits = retriever.search(c.id, &q, k, mode.into()).await?;
+                out.search_hits(&q, &hits);
+            }
+        }
+        Command::Eval { dataset, k, mode } => {
+            let modes: Vec<SearchMode> = if mode.contains(&EvalMode::All) {
+                vec![SearchMode::Hybrid, SearchMode::Vector, SearchMode::Keyword]
+            } else {
+                mode.iter()
+                    .map(|m| match m {
+                        EvalMode::Vector => SearchMode::Vector,
+                        EvalMode::Keyword => SearchMode::Keyword,
+                        EvalMode::Hybrid | EvalMode::All => SearchMode::Hybrid,
+                    })
+                    .collect()
+            };
+            let data = lectern::eval::Dataset::load(&dataset)?;
+            out.note(&format!(
+                "indexing {} passages, then {} queries in {} mode(s)",
+                data.corpus.len(),
+                data.queries.len(),
+                modes.len()
+            ));
+            // A throwaway library: the evaluation never touches the user's collections.
+            let scratch = std::env::temp_dir().join(format!("lectern-eval-{}", std::process::id()));
+            let paths = Paths {
+                data_dir: scratch.clone(),
+                models_dir: library.paths().models_dir.clone(),
+            };
+            let result = async {
+                let throwaway = Library::open(paths).await?;
+                let col = throwaway.db().create_collection("eval").await?;
+                let retriever = throwaway.retriever()?;
+                lectern::eval::evaluate(&retriever, throwaway.db(), col.id, &data, k, &modes).await
+            }
+            .await;
+            let _ = std::fs::remove_dir_all(&scratch);
+            out.eval_report(&result?);
         }
         Command::Chunks {
             collection,

@@ -7,7 +7,9 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lectern::Error;
 use lectern::db::{Collection, Document, StoredChunk};
+use lectern::eval::EvalReport;
 use lectern::ingest::{FileOutcome, FileStatus, IngestEvent, IngestReport};
+use lectern::retrieve::Passage;
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -67,6 +69,52 @@ struct IngestJson<'a> {
     pages: Option<usize>,
     chunks: usize,
     error: Option<ErrorJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct HitJson<'a> {
+    rank: usize,
+    score: f32,
+    document: &'a str,
+    document_id: i64,
+    page: Option<i64>,
+    last_page: Option<i64>,
+    chunk_id: i64,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+struct SearchJson<'a> {
+    query: &'a str,
+    hits: Vec<HitJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct ModeJson {
+    mode: &'static str,
+    k: usize,
+    queries: usize,
+    recall_at_k: f64,
+    success_at_k: f64,
+    ndcg_at_10: f64,
+    mrr_at_10: f64,
+    search_ms_per_query: f64,
+}
+
+#[derive(Serialize)]
+struct EvalJson {
+    passages: usize,
+    index_s: f64,
+    query_embed_ms_per_query: f64,
+    modes: Vec<ModeJson>,
+}
+
+fn pages(first: Option<i64>, last: Option<i64>) -> String {
+    match (first, last) {
+        (Some(a), Some(b)) if a != b => format!("pages {a}-{b}"),
+        (Some(a), _) => format!("page {a}"),
+        _ => String::new(),
+    }
 }
 
 impl Out {
@@ -168,6 +216,98 @@ impl Out {
                 c.chunk_idx, pages, c.n_tokens
             );
             println!("{}\n", c.text);
+        }
+    }
+
+    pub fn search_hits(&self, query: &str, hits: &[Passage]) {
+        if self.json {
+            self.line(&SearchJson {
+                query,
+                hits: hits
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| HitJson {
+                        rank: i + 1,
+                        score: p.score,
+                        document: &p.document,
+                        document_id: p.document_id,
+                        page: p.first_page,
+                        last_page: p.last_page,
+                        chunk_id: p.chunk_id,
+                        text: &p.text,
+                    })
+                    .collect(),
+            });
+            return;
+        }
+        println!("? {query}");
+        if hits.is_empty() {
+            println!("  (nothing found)");
+        }
+        for (i, p) in hits.iter().enumerate() {
+            let snippet: String = p
+                .text
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .take(240)
+                .collect();
+            println!(
+                "{:>3}. {} {} (score {:.4})",
+                i + 1,
+                p.document,
+                pages(p.first_page, p.last_page),
+                p.score
+            );
+            println!("     {snippet}");
+        }
+        println!();
+    }
+
+    pub fn eval_report(&self, r: &EvalReport) {
+        let n_queries = r.modes.first().map_or(0, |m| m.n_queries).max(1);
+        if self.json {
+            self.line(&EvalJson {
+                passages: r.n_passages,
+                index_s: r.index_time.as_secs_f64(),
+                query_embed_ms_per_query: r.query_embed_time.as_secs_f64() * 1000.0
+                    / n_queries as f64,
+                modes: r
+                    .modes
+                    .iter()
+                    .map(|m| ModeJson {
+                        mode: m.mode.as_str(),
+                        k: m.k,
+                        queries: m.n_queries,
+                        recall_at_k: m.recall_at_k,
+                        success_at_k: m.success_at_k,
+                        ndcg_at_10: m.ndcg_at_10,
+                        mrr_at_10: m.mrr_at_10,
+                        search_ms_per_query: m.search_time.as_secs_f64() * 1000.0,
+                    })
+                    .collect(),
+            });
+            return;
+        }
+        println!(
+            "{} passages indexed in {:.1} s; query embedding {:.1} ms per query",
+            r.n_passages,
+            r.index_time.as_secs_f64(),
+            r.query_embed_time.as_secs_f64() * 1000.0 / n_queries as f64
+        );
+        for m in &r.modes {
+            println!(
+                "{:<8} queries {:>4}  recall@{k} {:.3}  success@{k} {:.3}  nDCG@10 {:.3}  MRR@10 {:.3}  search {:.1} ms",
+                m.mode.as_str(),
+                m.n_queries,
+                m.recall_at_k,
+                m.success_at_k,
+                m.ndcg_at_10,
+                m.mrr_at_10,
+                m.search_time.as_secs_f64() * 1000.0,
+                k = m.k
+            );
         }
     }
 

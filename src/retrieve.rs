@@ -1,0 +1,172 @@
+//! Search over a collection: vector search (HNSW), keyword search (SQLite FTS5, BM25), and
+//! their reciprocal-rank fusion, returning passages with document and page.
+
+use std::collections::HashMap;
+
+use crate::db::Db;
+use crate::embed::EmbedWorker;
+use crate::error::Result;
+use crate::index::IndexSet;
+
+/// RRF's k: dampens the weight of the very first ranks so that agreement between the two
+/// lists counts more than either list's top hit (the constant of Cormack et al.).
+const RRF_K: f32 = 60.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SearchMode {
+    #[default]
+    Hybrid,
+    Vector,
+    Keyword,
+}
+
+impl SearchMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hybrid => "hybrid",
+            Self::Vector => "vector",
+            Self::Keyword => "keyword",
+        }
+    }
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Passage {
+    pub chunk_id: i64,
+    pub document_id: i64,
+    pub document: String,
+    pub first_page: Option<i64>,
+    pub last_page: Option<i64>,
+    /// Cosine similarity (vector), negated BM25 (keyword) or fused RRF score (hybrid): higher
+    /// is better, comparable only within one result list.
+    pub score: f32,
+    pub text: String,
+}
+
+/// Finds passages in a library's collections.
+#[derive(Debug, Clone)]
+pub struct Retriever {
+    db: Db,
+    embedder: EmbedWorker,
+    indexes: IndexSet,
+}
+
+impl Retriever {
+    pub fn new(db: Db, embedder: EmbedWorker, indexes: IndexSet) -> Self {
+        Self {
+            db,
+            embedder,
+            indexes,
+        }
+    }
+
+    pub fn embedder(&self) -> &EmbedWorker {
+        &self.embedder
+    }
+
+    pub fn indexes(&self) -> &IndexSet {
+        &self.indexes
+    }
+
+    /// The `k` best passages of the collection for `query`.
+    pub async fn search(
+        &self,
+        collection_id: i64,
+        query: &str,
+        k: usize,
+        mode: SearchMode,
+    ) -> Result<Vec<Passage>> {
+        let query_vector = match mode {
+            SearchMode::Keyword => None,
+            _ => Some(self.embedder.embed(vec![query.to_owned()]).await?.remove(0)),
+        };
+        self.search_with_vector(collection_id, query, query_vector, k, mode)
+            .await
+    }
+
+    /// As [`Retriever::search`], with the query already embedded (`None` for keyword mode).
+    pub async fn search_with_vector(
+        &self,
+        collection_id: i64,
+        query: &str,
+        query_vector: Option<Vec<f32>>,
+        k: usize,
+        mode: SearchMode,
+    ) -> Result<Vec<Passage>> {
+        // Each list is cut deeper than k so that fusion can lift a passage that one list
+        // ranks low and the other high.
+        let depth = (k * 5).max(50);
+        let vector_hits = match (mode, query_vector) {
+            (SearchMode::Keyword, _) | (_, None) => Vec::new(),
+            (_, Some(v)) => {
+                let index = self.indexes.get(&self.db, collection_id).await?;
+                let ef = self.indexes.params().ef_search.max(depth);
+                index.search(v, depth, ef).await?
+            }
+        };
+        let keyword_hits = match (mode, fts_query(query)) {
+            (SearchMode::Vector, _) | (_, None) => Vec::new(),
+            (_, Some(q)) => self.db.keyword_search(collection_id, &q, depth).await?,
+        };
+        let ranked: Vec<(i64, f32)> = match mode {
+            SearchMode::Vector => vector_hits,
+            SearchMode::Keyword => keyword_hits,
+            SearchMode::Hybrid => reciprocal_rank_fusion(&[&vector_hits, &keyword_hits]),
+        };
+        let ranked: Vec<(i64, f32)> = ranked.into_iter().take(k).collect();
+        let ids: Vec<i64> = ranked.iter().map(|(id, _)| *id).collect();
+        let scores: HashMap<i64, f32> = ranked.into_iter().collect();
+        Ok(self
+            .db
+            .passages(&ids)
+            .await?
+            .into_iter()
+            .map(|p| Passage {
+                score: scores.get(&p.chunk_id).copied().unwrap_or(0.0),
+                chunk_id: p.chunk_id,
+                document_id: p.document_id,
+                document: p.document,
+                first_page: p.first_page,
+                last_page: p.last_page,
+                text: p.text,
+            })
+            .collect())
+    }
+}
+
+/// Fuses ranked lists: each id scores Σ 1 / (RRF_K + rank) over the lists it appears in.
+/// Ties keep the order of first appearance, so the result is deterministic.
+pub fn reciprocal_rank_fusion(lists: &[&[(i64, f32)]]) -> Vec<(i64, f32)> {
+    let mut fused: Vec<(i64, f32)> = Vec::new();
+    let mut at: HashMap<i64, usize> = HashMap::new();
+    for list in lists {
+        for (rank, (id, _)) in list.iter().enumerate() {
+            let add = 1.0 / (RRF_K + rank as f32 + 1.0);
+            match at.get(id) {
+                Some(&i) => fused[i].1 += add,
+                None => {
+                    at.insert(*id, fused.len());
+                    fused.push((*id, add));
+                }
+            }
+        }
+    }
+    fused.sort_by(|a, b| b.1.total_cmp(&a.1));
+    fused
+}
+
+/// An FTS5 query matching any of the query's words (BM25 ranks passages with more and rarer
+/// words first). Words are quoted, so FTS5 syntax in user text is taken literally.
+pub fn fts_query(text: &str) -> Option<String> {
+    let terms: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{}\"", w.to_lowercase()))
+        .collect();
+    if terms.is_empty() {
+        None
+    } else {
+        Some(terms.join(" OR "))
+    }
+}

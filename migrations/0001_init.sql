@@ -44,7 +44,7 @@ CREATE VIRTUAL TABLE chunks_fts USING fts5(
     text,
     content = 'chunks',
     content_rowid = 'id',
-    tokenize = 'unicode61 remove_diacritics 2'
+    tokenize = 'porter unicode61 remove_diacritics 2'
 );
 
 CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN

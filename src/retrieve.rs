@@ -11,6 +11,11 @@ use crate::index::IndexSet;
 /// RRF's k: dampens the weight of the very first ranks so that agreement between the two
 /// lists counts more than either list's top hit (the constant of Cormack et al.).
 const RRF_K: f32 = 60.0;
+/// Weight of the keyword ranking against the vector ranking in hybrid fusion. Keyword search
+/// alone is much the weaker of the two on faq-dev; at equal weight its misses pulled hybrid
+/// below vector search, while any weight from 0.1 to 0.3 lifted hybrid above both
+/// (docs/BENCHMARKS.md). 0.2 is the middle of that range.
+pub const KEYWORD_WEIGHT: f32 = 0.2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SearchMode {
@@ -50,6 +55,7 @@ pub struct Retriever {
     db: Db,
     embedder: EmbedWorker,
     indexes: IndexSet,
+    keyword_weight: f32,
 }
 
 impl Retriever {
@@ -58,7 +64,14 @@ impl Retriever {
             db,
             embedder,
             indexes,
+            keyword_weight: KEYWORD_WEIGHT,
         }
+    }
+
+    /// The weight of keyword results against vector results in hybrid mode (vector: 1).
+    pub fn with_keyword_weight(mut self, weight: f32) -> Self {
+        self.keyword_weight = weight;
+        self
     }
 
     pub fn embedder(&self) -> &EmbedWorker {
@@ -112,7 +125,9 @@ impl Retriever {
         let ranked: Vec<(i64, f32)> = match mode {
             SearchMode::Vector => vector_hits,
             SearchMode::Keyword => keyword_hits,
-            SearchMode::Hybrid => reciprocal_rank_fusion(&[&vector_hits, &keyword_hits]),
+            SearchMode::Hybrid => {
+                reciprocal_rank_fusion(&[(&vector_hits, 1.0), (&keyword_hits, self.keyword_weight)])
+            }
         };
         let ranked: Vec<(i64, f32)> = ranked.into_iter().take(k).collect();
         let ids: Vec<i64> = ranked.iter().map(|(id, _)| *id).collect();
@@ -135,14 +150,14 @@ impl Retriever {
     }
 }
 
-/// Fuses ranked lists: each id scores Σ 1 / (RRF_K + rank) over the lists it appears in.
-/// Ties keep the order of first appearance, so the result is deterministic.
-pub fn reciprocal_rank_fusion(lists: &[&[(i64, f32)]]) -> Vec<(i64, f32)> {
+/// Fuses ranked lists: each id scores Σ weight / (RRF_K + rank) over the lists it appears
+/// in. Ties keep the order of first appearance, so the result is deterministic.
+pub fn reciprocal_rank_fusion(lists: &[(&[(i64, f32)], f32)]) -> Vec<(i64, f32)> {
     let mut fused: Vec<(i64, f32)> = Vec::new();
     let mut at: HashMap<i64, usize> = HashMap::new();
-    for list in lists {
+    for (list, weight) in lists {
         for (rank, (id, _)) in list.iter().enumerate() {
-            let add = 1.0 / (RRF_K + rank as f32 + 1.0);
+            let add = weight / (RRF_K + rank as f32 + 1.0);
             match at.get(id) {
                 Some(&i) => fused[i].1 += add,
                 None => {
@@ -156,17 +171,40 @@ pub fn reciprocal_rank_fusion(lists: &[&[(i64, f32)]]) -> Vec<(i64, f32)> {
     fused
 }
 
+/// English function words: in an OR query they match nearly every passage and only add noise
+/// to BM25's ranking. A query made of nothing else keeps them.
+const STOPWORDS: &[&str] = &[
+    "a", "about", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from",
+    "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "should",
+    "so", "that", "the", "their", "there", "this", "to", "was", "we", "what", "when", "where",
+    "which", "who", "why", "will", "with", "you", "your",
+];
+
 /// An FTS5 query matching any of the query's words (BM25 ranks passages with more and rarer
 /// words first). Words are quoted, so FTS5 syntax in user text is taken literally.
 pub fn fts_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = text
+    let words: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{}\"", w.to_lowercase()))
+        .map(str::to_lowercase)
         .collect();
-    if terms.is_empty() {
-        None
+    let content: Vec<&String> = words
+        .iter()
+        .filter(|w| !STOPWORDS.contains(&w.as_str()))
+        .collect();
+    let terms: Vec<&String> = if content.is_empty() {
+        words.iter().collect()
     } else {
-        Some(terms.join(" OR "))
+        content
+    };
+    if terms.is_empty() {
+        return None;
     }
+    let mut seen = std::collections::HashSet::new();
+    let quoted: Vec<String> = terms
+        .into_iter()
+        .filter(|t| seen.insert(t.as_str()))
+        .map(|t| format!("\"{t}\""))
+        .collect();
+    Some(quoted.join(" OR "))
 }

@@ -118,6 +118,8 @@ impl Dataset {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModeScores {
     pub mode: SearchMode,
+    /// For hybrid mode: the keyword list's weight in the fusion.
+    pub keyword_weight: Option<f32>,
     pub k: usize,
     pub n_queries: usize,
     pub recall_at_k: f64,
@@ -144,11 +146,20 @@ pub async fn ingest_corpus(
     corpus: &[CorpusEntry],
 ) -> Result<()> {
     for batch in corpus.chunks(BATCH_SIZE) {
-        let vectors = embedder
-            .embed(batch.iter().map(|c| c.text.clone()).collect())
-            .await?;
-        for (entry, embedding) in batch.iter().zip(vectors) {
-            let n_chars = i64::try_from(entry.text.chars().count()).unwrap_or(i64::MAX);
+        // As in BEIR's own protocol, a passage is searched as its title and text together.
+        let texts: Vec<String> = batch
+            .iter()
+            .map(|c| {
+                if c.title.is_empty() {
+                    c.text.clone()
+                } else {
+                    format!("{}\n{}", c.title, c.text)
+                }
+            })
+            .collect();
+        let vectors = embedder.embed(texts.clone()).await?;
+        for ((entry, text), embedding) in batch.iter().zip(texts).zip(vectors) {
+            let n_chars = i64::try_from(text.chars().count()).unwrap_or(i64::MAX);
             db.replace_document(&NewDocument {
                 collection_id,
                 name: entry.id.clone(),
@@ -167,7 +178,7 @@ pub async fn ingest_corpus(
                     char_start: 0,
                     char_end: n_chars,
                     n_tokens: 0,
-                    text: entry.text.clone(),
+                    text,
                     embedding,
                 }],
             })
@@ -185,6 +196,7 @@ pub async fn evaluate(
     dataset: &Dataset,
     k: usize,
     modes: &[SearchMode],
+    keyword_weights: &[f32],
 ) -> Result<EvalReport> {
     let started = Instant::now();
     ingest_corpus(db, retriever.embedder(), collection_id, &dataset.corpus).await?;
@@ -206,7 +218,21 @@ pub async fn evaluate(
 
     let depth = k.max(10);
     let mut scores = Vec::new();
-    for &mode in modes {
+    let runs: Vec<(SearchMode, Option<f32>)> = modes
+        .iter()
+        .flat_map(|&mode| match mode {
+            SearchMode::Hybrid if !keyword_weights.is_empty() => keyword_weights
+                .iter()
+                .map(|&w| (mode, Some(w)))
+                .collect::<Vec<_>>(),
+            SearchMode::Hybrid => vec![(mode, Some(crate::retrieve::KEYWORD_WEIGHT))],
+            _ => vec![(mode, None)],
+        })
+        .collect();
+    for (mode, keyword_weight) in runs {
+        let retriever = retriever
+            .clone()
+            .with_keyword_weight(keyword_weight.unwrap_or(crate::retrieve::KEYWORD_WEIGHT));
         let (mut recall, mut success, mut ndcg, mut mrr) = (0.0, 0.0, 0.0, 0.0);
         let started = Instant::now();
         for ((query_id, text), vector) in dataset.queries.iter().zip(&query_vectors) {
@@ -224,6 +250,7 @@ pub async fn evaluate(
         let n = dataset.queries.len().max(1) as f64;
         scores.push(ModeScores {
             mode,
+            keyword_weight,
             k,
             n_queries: dataset.queries.len(),
             recall_at_k: recall / n,

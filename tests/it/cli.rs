@@ -85,6 +85,69 @@ fn collections_ingest_documents_chunks_and_remove_through_the_cli() {
     let (_, list) = lectern(data, &["collection", "list"]);
     assert_eq!(list[0]["documents"], 1);
 
+    let (rc, found) = lectern(
+        data,
+        &[
+            "search",
+            "--collection",
+            "Lights",
+            "--k",
+            "2",
+            "who",
+            "trimmed",
+            "the",
+            "wick",
+        ],
+    );
+    assert_eq!(rc, 0);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["query"], "who trimmed the wick");
+    let hit = &found[0]["hits"][0];
+    assert_eq!(hit["rank"], 1);
+    assert_eq!(hit["document"], "sample-lighthouses.pdf");
+    assert!(hit["page"].is_i64() && hit["last_page"].is_i64() && hit["chunk_id"].is_i64());
+    assert!(hit["text"].as_str().expect("text").contains("wick"));
+
+    // `-` answers one query per line of stdin, in every mode.
+    for mode in ["hybrid", "vector", "keyword"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lectern"))
+            .args([
+                "--data-dir",
+                &data.to_string_lossy(),
+                "--json",
+                "search",
+                "-c",
+                "Lights",
+                "--mode",
+                mode,
+                "-",
+            ])
+            .env("LECTERN_MODELS_DIR", models_dir())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run lectern");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"Fresnel lens\n\ndaymarks on a tower\n")
+            .expect("write queries");
+        let output = child.wait_with_output().expect("wait");
+        let lines: Vec<Value> = String::from_utf8(output.stdout)
+            .expect("utf-8")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON"))
+            .collect();
+        assert_eq!(lines.len(), 2, "{mode}");
+        assert_eq!(lines[1]["query"], "daymarks on a tower");
+        assert!(
+            !lines[1]["hits"].as_array().expect("hits").is_empty(),
+            "{mode}"
+        );
+    }
+
     let (rc, _) = lectern(
         data,
         &["remove", "--collection", "Lights", "sample-lighthouses.pdf"],

@@ -10,5 +10,6 @@ mod eval;
 mod index;
 mod ingest;
 mod reference_bert;
+mod retrieve;
 mod support;
 mod tidy;

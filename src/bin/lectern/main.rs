@@ -74,6 +74,9 @@ enum Command {
         /// Search mode; repeat it, or say `all`, to compare modes over one indexing
         #[arg(long, value_enum, default_values_t = [EvalMode::Hybrid])]
         mode: Vec<EvalMode>,
+        /// Weights of the keyword ranking in hybrid fusion to compare (default: the built-in)
+        #[arg(long, value_delimiter = ',')]
+        keyword_weight: Vec<f32>,
     },
     /// Show the chunks of one document
     Chunks {
@@ -209,7 +212,12 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
                 out.search_hits(&q, &hits);
             }
         }
-        Command::Eval { dataset, k, mode } => {
+        Command::Eval {
+            dataset,
+            k,
+            mode,
+            keyword_weight,
+        } => {
             let modes: Vec<SearchMode> = if mode.contains(&EvalMode::All) {
                 vec![SearchMode::Hybrid, SearchMode::Vector, SearchMode::Keyword]
             } else {
@@ -238,7 +246,16 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
                 let throwaway = Library::open(paths).await?;
                 let col = throwaway.db().create_collection("eval").await?;
                 let retriever = throwaway.retriever()?;
-                lectern::eval::evaluate(&retriever, throwaway.db(), col.id, &data, k, &modes).await
+                lectern::eval::evaluate(
+                    &retriever,
+                    throwaway.db(),
+                    col.id,
+                    &data,
+                    k,
+                    &modes,
+                    &keyword_weight,
+                )
+                .await
             }
             .await;
             let _ = std::fs::remove_dir_all(&scratch);

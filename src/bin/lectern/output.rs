@@ -92,6 +92,7 @@ struct SearchJson<'a> {
 #[derive(Serialize)]
 struct ModeJson {
     mode: &'static str,
+    keyword_weight: Option<f32>,
     k: usize,
     queries: usize,
     recall_at_k: f64,
@@ -278,6 +279,7 @@ impl Out {
                     .iter()
                     .map(|m| ModeJson {
                         mode: m.mode.as_str(),
+                        keyword_weight: m.keyword_weight,
                         k: m.k,
                         queries: m.n_queries,
                         recall_at_k: m.recall_at_k,
@@ -297,9 +299,13 @@ impl Out {
             r.query_embed_time.as_secs_f64() * 1000.0 / n_queries as f64
         );
         for m in &r.modes {
+            let label = match m.keyword_weight {
+                Some(w) => format!("{} (keyword weight {w})", m.mode.as_str()),
+                None => m.mode.as_str().to_owned(),
+            };
             println!(
                 "{:<8} queries {:>4}  recall@{k} {:.3}  success@{k} {:.3}  nDCG@10 {:.3}  MRR@10 {:.3}  search {:.1} ms",
-                m.mode.as_str(),
+                label,
                 m.n_queries,
                 m.recall_at_k,
                 m.success_at_k,

@@ -1,0 +1,366 @@
+//! Scale benchmark of retrieval over `../shared/data/corpus/scale_passages.jsonl.gz`
+//! (309k passages): index build, size and load time, HNSW recall@10 against exact search,
+//! and search latency. Not a test: nothing here asserts a time.
+//!
+//! ```sh
+//! cargo bench --bench scale -- embed [N]          # embed passages into a resumable cache
+//! cargo bench --bench scale -- run N [M EF_CONSTRUCTION] [EF_SEARCH,...]
+//! ```
+//! Passages are taken evenly spread over the file (every source is represented at any N).
+//! Embeddings are cached in `target/scale-cache/` so runs with other parameters reuse them.
+
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use lectern::db::{Db, DocFormat, NewChunk, NewDocument};
+use lectern::embed::{BATCH_SIZE, EmbedWorker, ModelFiles};
+use lectern::index::{IndexParams, IndexSet};
+use lectern::retrieve::{Retriever, SearchMode};
+use lectern::{Library, Paths};
+
+const DIMS: usize = 384;
+
+struct Passage {
+    id: String,
+    text: String,
+}
+
+fn load_passages() -> Vec<Passage> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/corpus/scale_passages.jsonl.gz");
+    let file = std::fs::File::open(&path).expect("scale_passages.jsonl.gz");
+    let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(file));
+    reader
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(&l.expect("line")).expect("json");
+            Passage {
+                id: v["_id"].as_str().expect("_id").to_owned(),
+                text: v["text"].as_str().expect("text").to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// Indices of an evenly spread subset of `n` out of `total`.
+fn subset(total: usize, n: usize) -> Vec<usize> {
+    (0..n.min(total))
+        .map(|i| i * total / n.min(total))
+        .collect()
+}
+
+/// The order in which passages are embedded: the 100k subset first, so that a 100k run can
+/// start before all are done, then the rest.
+fn embed_order(total: usize) -> Vec<usize> {
+    let first = subset(total, 100_000);
+    let mut seen = vec![false; total];
+    first.iter().for_each(|&i| seen[i] = true);
+    first
+        .into_iter()
+        .chain((0..total).filter(|&i| !seen[i]))
+        .collect()
+}
+
+struct Cache {
+    vectors: std::fs::File,
+    done: Vec<bool>,
+    done_path: PathBuf,
+}
+
+impl Cache {
+    fn open(total: usize) -> Self {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/scale-cache");
+        std::fs::create_dir_all(&dir).expect("cache dir");
+        let vectors = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join("vectors.f32"))
+            .expect("cache file");
+        vectors
+            .set_len((total * DIMS * 4) as u64)
+            .expect("size cache");
+        let done_path = dir.join("done.bin");
+        let mut done: Vec<bool> = std::fs::read(&done_path)
+            .unwrap_or_default()
+            .iter()
+            .map(|&b| b == 1)
+            .collect();
+        done.resize(total, false);
+        Self {
+            vectors,
+            done,
+            done_path,
+        }
+    }
+
+    fn write(&mut self, idx: usize, v: &[f32]) {
+        self.vectors
+            .seek(SeekFrom::Start((idx * DIMS * 4) as u64))
+            .expect("seek");
+        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        self.vectors.write_all(&bytes).expect("write vector");
+        self.done[idx] = true;
+    }
+
+    fn flush(&mut self) {
+        self.vectors.sync_data().expect("sync");
+        let bytes: Vec<u8> = self.done.iter().map(|&d| u8::from(d)).collect();
+        std::fs::write(&self.done_path, bytes).expect("write done");
+    }
+
+    fn read(&mut self, idx: usize) -> Vec<f32> {
+        let mut bytes = vec![0u8; DIMS * 4];
+        self.vectors
+            .seek(SeekFrom::Start((idx * DIMS * 4) as u64))
+            .expect("seek");
+        self.vectors.read_exact(&mut bytes).expect("read vector");
+        bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    }
+}
+
+fn embedder() -> EmbedWorker {
+    EmbedWorker::onnx(&ModelFiles::default_in(&Paths::resolve(None).models_dir))
+        .expect("embedding model")
+}
+
+fn embed(limit: usize) {
+    let passages = load_passages();
+    let mut cache = Cache::open(passages.len());
+    let todo: Vec<usize> = embed_order(passages.len())
+        .into_iter()
+        .take(limit)
+        .filter(|&i| !cache.done[i])
+        .collect();
+    eprintln!("{} passages to embed", todo.len());
+    let worker = embedder();
+    let started = Instant::now();
+    for (n, batch) in todo.chunks(BATCH_SIZE).enumerate() {
+        let texts = batch.iter().map(|&i| passages[i].text.clone()).collect();
+        let vectors = worker.embed_blocking(texts).expect("embed");
+        for (&i, v) in batch.iter().zip(&vectors) {
+            cache.write(i, v);
+        }
+        if n % 100 == 99 {
+            cache.flush();
+            let done = (n + 1) * BATCH_SIZE;
+            eprintln!(
+                "{done} embedded, {:.1} passages/s",
+                done as f64 / started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    cache.flush();
+    eprintln!("done in {:.0} s", started.elapsed().as_secs_f64());
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx].as_secs_f64() * 1000.0
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        dir_size(&e.path())
+                    } else {
+                        e.metadata().map_or(0, |m| m.len())
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    kib as f64 / 1024.0
+}
+
+fn run(n: usize, params: IndexParams, ef_sweep: &[usize]) {
+    let passages = load_passages();
+    let mut cache = Cache::open(passages.len());
+    let chosen = subset(passages.len(), n);
+    assert!(
+        chosen.iter().all(|&i| cache.done[i]),
+        "embed first: cargo bench --bench scale -- embed"
+    );
+    let vectors: Vec<Vec<f32>> = chosen.iter().map(|&i| cache.read(i)).collect();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let worker = embedder();
+
+    runtime.block_on(async {
+        let paths = Paths { data_dir: dir.path().to_owned(), models_dir: Paths::resolve(None).models_dir };
+        let library = Library::open(paths).await.expect("library");
+        let db: &Db = library.db();
+        let col = db.create_collection("scale").await.expect("collection").id;
+        let started = Instant::now();
+        for (&i, v) in chosen.iter().zip(&vectors) {
+            let p = &passages[i];
+            db.replace_document(&NewDocument {
+                collection_id: col,
+                name: p.id.clone(),
+                source_path: p.id.clone(),
+                format: DocFormat::Text,
+                content_hash: p.id.clone(),
+                byte_len: p.text.len() as i64,
+                n_pages: None,
+                embedding_model: worker.model_id().to_owned(),
+                chunks: vec![NewChunk {
+                    first_page: None,
+                    last_page: None,
+                    char_start: 0,
+                    char_end: p.text.chars().count() as i64,
+                    n_tokens: 0,
+                    text: p.text.clone(),
+                    embedding: v.clone(),
+                }],
+            })
+            .await
+            .expect("store");
+        }
+        let store_s = started.elapsed().as_secs_f64();
+
+        let index_root = dir.path().join("bench-index");
+        let started = Instant::now();
+        let indexes = IndexSet::new(index_root.clone(), params, DIMS);
+        indexes.get(db, col).await.expect("build");
+        let build_s = started.elapsed().as_secs_f64();
+        let index_mib = dir_size(&index_root) as f64 / (1 << 20) as f64;
+        drop(indexes);
+
+        let started = Instant::now();
+        let indexes = IndexSet::new(index_root.clone(), params, DIMS);
+        let index = indexes.get(db, col).await.expect("load");
+        let load_s = started.elapsed().as_secs_f64();
+        let retriever = Retriever::new(db.clone(), worker.clone(), indexes.clone());
+
+        // Queries: the first words of 200 passages spread over the subset.
+        let queries: Vec<String> = subset(chosen.len(), 200)
+            .into_iter()
+            .map(|j| passages[chosen[j]].text.split_whitespace().take(8).collect::<Vec<_>>().join(" "))
+            .collect();
+        let mut embed_times = Vec::new();
+        let mut query_vectors = Vec::new();
+        for q in &queries {
+            let t = Instant::now();
+            query_vectors.push(worker.embed(vec![q.clone()]).await.expect("embed").remove(0));
+            embed_times.push(t.elapsed());
+        }
+        // Exact top-10 by brute force over the same vectors.
+        let ids: Vec<i64> = db.chunk_ids(col).await.expect("ids");
+        let all = db.chunk_vectors(col, None).await.expect("vectors");
+        let exact: Vec<Vec<i64>> = query_vectors
+            .iter()
+            .map(|q| {
+                let mut scored: Vec<(f32, i64)> =
+                    all.iter().map(|(id, v)| (v.iter().zip(q).map(|(a, b)| a * b).sum(), *id)).collect();
+                scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+                scored.into_iter().take(10).map(|(_, id)| id).collect()
+            })
+            .collect();
+        assert_eq!(ids.len(), n);
+
+        println!(
+            "\n| passages | M | ef_construction | store s | index build s | index MiB | index load s | query embed p50 ms |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        embed_times.sort();
+        println!(
+            "| {n} | {} | {} | {store_s:.0} | {build_s:.1} | {index_mib:.0} | {load_s:.2} | {:.1} |",
+            params.m,
+            params.ef_construction,
+            percentile(&embed_times, 0.5)
+        );
+        println!("\n| passages | ef_search | recall@10 vs exact | vector p50 ms | vector p95 ms |");
+        println!("|---|---|---|---|---|");
+        for &ef in ef_sweep {
+            let mut times = Vec::new();
+            let mut hits_total = 0;
+            for (q, want) in query_vectors.iter().zip(&exact) {
+                let t = Instant::now();
+                let got = index.search(q.clone(), 10, ef).await.expect("search");
+                times.push(t.elapsed());
+                hits_total += got.iter().filter(|(id, _)| want.contains(id)).count();
+            }
+            times.sort();
+            println!(
+                "| {n} | {ef} | {:.3} | {:.2} | {:.2} |",
+                hits_total as f64 / (10 * queries.len()) as f64,
+                percentile(&times, 0.5),
+                percentile(&times, 0.95)
+            );
+        }
+        println!("\n| passages | mode | p50 ms | p95 ms | p50 ms with query embedding | p95 ms with query embedding |");
+        println!("|---|---|---|---|---|---|");
+        for mode in [SearchMode::Hybrid, SearchMode::Vector, SearchMode::Keyword] {
+            let (mut bare, mut full) = (Vec::new(), Vec::new());
+            for (q, v) in queries.iter().zip(&query_vectors) {
+                let vector = (mode != SearchMode::Keyword).then(|| v.clone());
+                let t = Instant::now();
+                retriever.search_with_vector(col, q, vector, 8, mode).await.expect("search");
+                bare.push(t.elapsed());
+                let t = Instant::now();
+                retriever.search(col, q, 8, mode).await.expect("search");
+                full.push(t.elapsed());
+            }
+            bare.sort();
+            full.sort();
+            println!(
+                "| {n} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                mode.as_str(),
+                percentile(&bare, 0.5),
+                percentile(&bare, 0.95),
+                percentile(&full, 0.5),
+                percentile(&full, 0.95)
+            );
+        }
+        println!("\npeak RSS {:.0} MiB", rss_mib());
+    });
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    match args.first().map(String::as_str) {
+        Some("embed") => embed(
+            args.get(1)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(usize::MAX),
+        ),
+        Some("run") => {
+            let n = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
+            let mut params = IndexParams::default();
+            if let (Some(m), Some(efc)) = (args.get(2), args.get(3)) {
+                params.m = m.parse().expect("M");
+                params.ef_construction = efc.parse().expect("ef_construction");
+            }
+            let sweep: Vec<usize> = args
+                .get(4)
+                .map(|s| s.split(',').map(|x| x.parse().expect("ef")).collect())
+                .unwrap_or_else(|| vec![32, 64, 96, 128, 200]);
+            run(n, params, &sweep);
+        }
+        _ => eprintln!(
+            "usage: cargo bench --bench scale -- embed [N] | run N [M EF_CONSTRUCTION] [EF,...]"
+        ),
+    }
+}

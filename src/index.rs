@@ -533,7 +533,7 @@ pub struct IndexSet {
     root: PathBuf,
     params: IndexParams,
     dims: usize,
-    open: Arc<Mutex<std::collections::HashMap<i64, CollectionIndex>>>,
+    open: Arc<Mutex<std::collections::HashMap<i64, (CollectionIndex, IndexOrigin)>>>,
 }
 
 impl IndexSet {
@@ -557,10 +557,10 @@ impl IndexSet {
     /// The collection's index, opening (and if needed rebuilding) it on first use.
     pub async fn get(&self, db: &Db, collection_id: i64) -> Result<CollectionIndex, IndexError> {
         let mut open = self.open.lock().await;
-        if let Some(index) = open.get(&collection_id) {
+        if let Some((index, _)) = open.get(&collection_id) {
             return Ok(index.clone());
         }
-        let (index, _) = CollectionIndex::open(
+        let (index, origin) = CollectionIndex::open(
             self.dir(collection_id),
             self.params,
             self.dims,
@@ -568,8 +568,18 @@ impl IndexSet {
             collection_id,
         )
         .await?;
-        open.insert(collection_id, index.clone());
+        open.insert(collection_id, (index.clone(), origin));
         Ok(index)
+    }
+
+    /// How the collection's index came to be when it was opened: read from disk, or rebuilt
+    /// (and why), so a shell can tell the user.
+    pub async fn origin(&self, collection_id: i64) -> Option<IndexOrigin> {
+        self.open
+            .lock()
+            .await
+            .get(&collection_id)
+            .map(|(_, origin)| origin.clone())
     }
 
     /// Forgets a deleted collection's index and its files.
@@ -580,7 +590,13 @@ impl IndexSet {
 
     /// Saves every open index (after an ingest, before exit).
     pub async fn save_all(&self) -> Result<(), IndexError> {
-        let open: Vec<CollectionIndex> = self.open.lock().await.values().cloned().collect();
+        let open: Vec<CollectionIndex> = self
+            .open
+            .lock()
+            .await
+            .values()
+            .map(|(index, _)| index.clone())
+            .collect();
         for index in open {
             index.save().await?;
         }

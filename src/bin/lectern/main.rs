@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use lectern::extract::{ExtractorConfig, WORKER_ARG, run_worker};
+use lectern::index::IndexOrigin;
 use lectern::ingest::{CancelFlag, FileStatus};
 use lectern::retrieve::SearchMode;
 use lectern::{Error, Library, Paths};
@@ -210,6 +211,13 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             for q in queries {
                 let hits = retriever.search(c.id, &q, k, mode.into()).await?;
                 out.search_hits(&q, &hits);
+            }
+            if let Some(IndexOrigin::Rebuilt { reason }) = library.indexes().origin(c.id).await
+                && c.n_chunks > 0
+            {
+                out.note(&format!(
+                    "the vector index of {collection:?} was rebuilt from the database ({reason})"
+                ));
             }
         }
         Command::Eval {

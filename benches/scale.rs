@@ -7,7 +7,7 @@
 //! cargo bench --bench scale -- run N [M EF_CONSTRUCTION] [EF_SEARCH,...]
 //! ```
 //! Passages are taken evenly spread over the file (every source is represented at any N).
-//! Embeddings are cached in `target/scale-cache/` so runs with other parameters reuse them.
+//! Embeddings are cached in `~/.cache/lectern/scale` so runs with other parameters reuse them.
 
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -62,6 +62,17 @@ fn embed_order(total: usize) -> Vec<usize> {
         .collect()
 }
 
+/// Outside the checkout, so that a fresh work tree keeps the hour of embedding work:
+/// `$LECTERN_SCALE_CACHE`, else `~/.cache/lectern/scale`.
+fn cache_dir() -> PathBuf {
+    std::env::var_os("LECTERN_SCALE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into()))
+                .join(".cache/lectern/scale")
+        })
+}
+
 struct Cache {
     vectors: std::fs::File,
     done: Vec<bool>,
@@ -70,7 +81,7 @@ struct Cache {
 
 impl Cache {
     fn open(total: usize) -> Self {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/scale-cache");
+        let dir = cache_dir();
         std::fs::create_dir_all(&dir).expect("cache dir");
         let vectors = std::fs::OpenOptions::new()
             .read(true)

@@ -3,7 +3,7 @@
 //! and search latency. Not a test: nothing here asserts a time.
 //!
 //! ```sh
-//! cargo bench --bench scale -- embed [N]          # embed passages into a resumable cache
+//! cargo bench --bench scale -- embed N            # embed a run's passages into a resumable cache
 //! cargo bench --bench scale -- run N [M EF_CONSTRUCTION] [EF_SEARCH,...]
 //! ```
 //! Passages are taken evenly spread over the file (every source is represented at any N).
@@ -50,16 +50,15 @@ fn subset(total: usize, n: usize) -> Vec<usize> {
         .collect()
 }
 
-/// The order in which passages are embedded: the 100k subset first, so that a 100k run can
-/// start before all are done, then the rest.
-fn embed_order(total: usize) -> Vec<usize> {
-    let first = subset(total, 100_000);
-    let mut seen = vec![false; total];
-    first.iter().for_each(|&i| seen[i] = true);
-    first
-        .into_iter()
-        .chain((0..total).filter(|&i| !seen[i]))
-        .collect()
+/// The passages of a run of `n`: up to 100k, an evenly spread part of one fixed, evenly
+/// spread 100k subset (so a 100k cache serves every smaller run); beyond, spread over all.
+fn chosen(total: usize, n: usize) -> Vec<usize> {
+    let base = subset(total, 100_000);
+    if n <= base.len() {
+        subset(base.len(), n).into_iter().map(|p| base[p]).collect()
+    } else {
+        subset(total, n)
+    }
 }
 
 /// Outside the checkout, so that a fresh work tree keeps the hour of embedding work:
@@ -143,9 +142,8 @@ fn embedder() -> EmbedWorker {
 fn embed(limit: usize) {
     let passages = load_passages();
     let mut cache = Cache::open(passages.len());
-    let mut todo: Vec<usize> = embed_order(passages.len())
+    let mut todo: Vec<usize> = chosen(passages.len(), limit)
         .into_iter()
-        .take(limit)
         .filter(|&i| !cache.done[i])
         .collect();
     // Batches of similar length waste little on padding, and this corpus runs from a few
@@ -209,7 +207,7 @@ fn rss_mib() -> f64 {
 fn run(n: usize, params: IndexParams, ef_sweep: &[usize]) {
     let passages = load_passages();
     let mut cache = Cache::open(passages.len());
-    let chosen = subset(passages.len(), n);
+    let chosen = chosen(passages.len(), n);
     assert!(
         chosen.iter().all(|&i| cache.done[i]),
         "embed first: cargo bench --bench scale -- embed"

@@ -413,7 +413,7 @@ pub async fn ingest_progress(mut rx: UnboundedReceiver<IngestEvent>, out: Out) {
                 if let Some(path) = files.get(file_idx) {
                     files_bar.set_message(format!("embedding {}", short(path)));
                 }
-                if n_done <= crate_batch() {
+                if n_done <= lectern::embed::BATCH_SIZE {
                     chunks_bar.reset();
                 }
                 chunks_bar.set_length(n_chunks as u64);
@@ -424,10 +424,6 @@ pub async fn ingest_progress(mut rx: UnboundedReceiver<IngestEvent>, out: Out) {
     }
     files_bar.finish_and_clear();
     chunks_bar.finish_and_clear();
-}
-
-fn crate_batch() -> usize {
-    lectern::embed::BATCH_SIZE
 }
 
 fn short(path: &Path) -> String {

@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo bench --bench scale -- embed N            # embed a run's passages into a resumable cache
-//! cargo bench --bench scale -- run N [M EF_CONSTRUCTION] [EF_SEARCH,...]
+//! cargo bench --bench scale -- run N [M EF_CONSTRUCTION] [EF_SEARCH,...] [KEYWORD_ROW_BUDGET,...]
 //! ```
 //! Passages are taken evenly spread over the file (every source is represented at any N).
 //! Embeddings are cached in `~/.cache/lectern/scale` so runs with other parameters reuse them.
@@ -171,6 +171,82 @@ fn embed(limit: usize) {
     eprintln!("done in {:.0} s", started.elapsed().as_secs_f64());
 }
 
+async fn store(
+    db: &Db,
+    col: i64,
+    passages: &[Passage],
+    chosen: &[usize],
+    vectors: &[Vec<f32>],
+    model_id: &str,
+) {
+    for (&i, v) in chosen.iter().zip(vectors) {
+        let p = &passages[i];
+        db.replace_document(&NewDocument {
+            collection_id: col,
+            name: p.id.clone(),
+            source_path: p.id.clone(),
+            format: DocFormat::Text,
+            content_hash: p.id.clone(),
+            byte_len: p.text.len() as i64,
+            n_pages: None,
+            embedding_model: model_id.to_owned(),
+            chunks: vec![NewChunk {
+                first_page: None,
+                last_page: None,
+                char_start: 0,
+                char_end: p.text.chars().count() as i64,
+                n_tokens: 0,
+                text: p.text.clone(),
+                embedding: v.clone(),
+            }],
+        })
+        .await
+        .expect("store");
+    }
+}
+
+/// Start-up cost alone: a library of `n` passages kept in the cache directory (built on the
+/// first call), opened `repeat` times; the index load is timed apart from the database's
+/// part of reconciliation (reading the collection's chunk ids).
+fn load(n: usize, repeat: usize) {
+    let dir = cache_dir().join(format!("library-{n}"));
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let paths = Paths {
+            data_dir: dir.clone(),
+            models_dir: Paths::resolve(None).models_dir,
+        };
+        let fresh = !paths.database().exists();
+        let library = Library::open(paths).await.expect("library");
+        let db: &Db = library.db();
+        if fresh {
+            let passages = load_passages();
+            let mut cache = Cache::open(passages.len());
+            let chosen = chosen(passages.len(), n);
+            assert!(chosen.iter().all(|&i| cache.done[i]), "embed first");
+            let vectors: Vec<Vec<f32>> = chosen.iter().map(|&i| cache.read(i)).collect();
+            let col = db.create_collection("scale").await.expect("collection").id;
+            store(db, col, &passages, &chosen, &vectors, "bench").await;
+        }
+        let col = db.collection("scale").await.expect("collection").id;
+        library.indexes().get(db, col).await.expect("build");
+        for _ in 0..repeat {
+            let started = Instant::now();
+            let ids = db.chunk_ids(col).await.expect("ids");
+            let ids_s = started.elapsed().as_secs_f64();
+            let indexes = IndexSet::new(dir.join("index"), IndexParams::default(), DIMS);
+            let started = Instant::now();
+            indexes.get(db, col).await.expect("load");
+            println!(
+                "{} points: open {:.2} s (of which reading chunk ids {:.2} s)",
+                ids.len(),
+                started.elapsed().as_secs_f64(),
+                ids_s
+            );
+        }
+    });
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[idx].as_secs_f64() * 1000.0
@@ -204,7 +280,7 @@ fn rss_mib() -> f64 {
     kib as f64 / 1024.0
 }
 
-fn run(n: usize, params: IndexParams, ef_sweep: &[usize]) {
+fn run(n: usize, params: IndexParams, ef_sweep: &[usize], budgets: &[usize]) {
     let passages = load_passages();
     let mut cache = Cache::open(passages.len());
     let chosen = chosen(passages.len(), n);
@@ -223,30 +299,7 @@ fn run(n: usize, params: IndexParams, ef_sweep: &[usize]) {
         let db: &Db = library.db();
         let col = db.create_collection("scale").await.expect("collection").id;
         let started = Instant::now();
-        for (&i, v) in chosen.iter().zip(&vectors) {
-            let p = &passages[i];
-            db.replace_document(&NewDocument {
-                collection_id: col,
-                name: p.id.clone(),
-                source_path: p.id.clone(),
-                format: DocFormat::Text,
-                content_hash: p.id.clone(),
-                byte_len: p.text.len() as i64,
-                n_pages: None,
-                embedding_model: worker.model_id().to_owned(),
-                chunks: vec![NewChunk {
-                    first_page: None,
-                    last_page: None,
-                    char_start: 0,
-                    char_end: p.text.chars().count() as i64,
-                    n_tokens: 0,
-                    text: p.text.clone(),
-                    embedding: v.clone(),
-                }],
-            })
-            .await
-            .expect("store");
-        }
+        store(db, col, &passages, &chosen, &vectors, worker.model_id()).await;
         let store_s = started.elapsed().as_secs_f64();
 
         let index_root = dir.path().join("bench-index");
@@ -319,23 +372,52 @@ fn run(n: usize, params: IndexParams, ef_sweep: &[usize]) {
                 percentile(&times, 0.95)
             );
         }
-        println!("\n| passages | mode | p50 ms | p95 ms | p50 ms with query embedding | p95 ms with query embedding |");
-        println!("|---|---|---|---|---|---|");
-        for mode in [SearchMode::Hybrid, SearchMode::Vector, SearchMode::Keyword] {
-            let (mut bare, mut full) = (Vec::new(), Vec::new());
+        // Keyword search leaves out a query's commonest words past a row budget; compare
+        // each budget with exact BM25 over all the words (budget usize::MAX).
+        let top10 = |hits: &[lectern::retrieve::Passage]| -> Vec<i64> {
+            hits.iter().take(10).map(|p| p.chunk_id).collect()
+        };
+        let mut exact_lists: std::collections::HashMap<&str, Vec<Vec<i64>>> = Default::default();
+        println!(
+            "\n| passages | mode | keyword row budget | p50 ms | p95 ms | p50 ms with query embedding | p95 ms with query embedding | top-10 overlap with exact BM25 |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        let mut runs = vec![(SearchMode::Vector, usize::MAX)];
+        for &budget in std::iter::once(&usize::MAX).chain(budgets) {
+            runs.push((SearchMode::Keyword, budget));
+            runs.push((SearchMode::Hybrid, budget));
+        }
+        for (mode, budget) in runs {
+            let retriever = retriever.clone().with_keyword_row_budget(budget);
+            let (mut bare, mut full, mut lists) = (Vec::new(), Vec::new(), Vec::new());
             for (q, v) in queries.iter().zip(&query_vectors) {
                 let vector = (mode != SearchMode::Keyword).then(|| v.clone());
                 let t = Instant::now();
-                retriever.search_with_vector(col, q, vector, 8, mode).await.expect("search");
+                let hits = retriever.search_with_vector(col, q, vector, 10, mode).await.expect("search");
                 bare.push(t.elapsed());
+                lists.push(top10(&hits));
                 let t = Instant::now();
-                retriever.search(col, q, 8, mode).await.expect("search");
+                retriever.search(col, q, 10, mode).await.expect("search");
                 full.push(t.elapsed());
             }
             bare.sort();
             full.sort();
+            let exact = exact_lists.entry(mode.as_str()).or_insert_with(|| lists.clone());
+            let overlap: f64 = exact
+                .iter()
+                .zip(&lists)
+                .map(|(a, b)| {
+                    if a.is_empty() {
+                        1.0
+                    } else {
+                        b.iter().filter(|id| a.contains(id)).count() as f64 / a.len() as f64
+                    }
+                })
+                .sum::<f64>()
+                / lists.len() as f64;
+            let budget = if budget == usize::MAX { "none (exact)".to_owned() } else { budget.to_string() };
             println!(
-                "| {n} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                "| {n} | {} | {budget} | {:.1} | {:.1} | {:.1} | {:.1} | {overlap:.3} |",
                 mode.as_str(),
                 percentile(&bare, 0.5),
                 percentile(&bare, 0.95),
@@ -358,6 +440,10 @@ fn main() {
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(usize::MAX),
         ),
+        Some("load") => load(
+            args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000),
+            args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3),
+        ),
         Some("run") => {
             let n = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
             let mut params = IndexParams::default();
@@ -369,10 +455,14 @@ fn main() {
                 .get(4)
                 .map(|s| s.split(',').map(|x| x.parse().expect("ef")).collect())
                 .unwrap_or_else(|| vec![32, 64, 96, 128, 200]);
-            run(n, params, &sweep);
+            let budgets: Vec<usize> = args
+                .get(5)
+                .map(|s| s.split(',').map(|x| x.parse().expect("budget")).collect())
+                .unwrap_or_else(|| vec![lectern::retrieve::KEYWORD_ROW_BUDGET]);
+            run(n, params, &sweep, &budgets);
         }
         _ => eprintln!(
-            "usage: cargo bench --bench scale -- embed [N] | run N [M EF_CONSTRUCTION] [EF,...]"
+            "usage: cargo bench --bench scale -- embed [N] | run N [M EF_CONSTRUCTION] [EF,...] [BUDGET,...]"
         ),
     }
 }

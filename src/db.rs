@@ -524,6 +524,27 @@ impl Db {
             .collect()
     }
 
+    /// How many chunks (in all collections) match each FTS5 query, counting no further than
+    /// `cap`: walking a term's row list is cheap next to scoring its rows with BM25.
+    pub async fn keyword_match_counts(
+        &self,
+        fts_queries: &[String],
+        cap: usize,
+    ) -> Result<Vec<usize>, DbError> {
+        let mut counts = Vec::with_capacity(fts_queries.len());
+        for fts_query in fts_queries {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
+            )
+            .bind(fts_query)
+            .bind(i64::try_from(cap).unwrap_or(i64::MAX))
+            .fetch_one(&self.pool)
+            .await?;
+            counts.push(usize::try_from(n).unwrap_or(0));
+        }
+        Ok(counts)
+    }
+
     /// Chunk ids whose text matches an FTS5 query, best first (BM25).
     pub async fn keyword_chunk_ids(
         &self,

@@ -190,9 +190,10 @@ impl CollectionIndex {
             .spawn(move || serve(thread_dir, params, dims, rx, weak, loaded_tx))
             .map_err(|e| IndexError::Thread(e.to_string()))?;
         let index = Self { requests: tx };
+        // Read while the index thread loads the graph: at 100k+ chunks both take a while.
+        let stored: HashSet<i64> = db.chunk_ids(collection_id).await?.into_iter().collect();
         let load_failure = loaded_rx.await.map_err(|_| IndexError::WorkerGone)?;
 
-        let stored: HashSet<i64> = db.chunk_ids(collection_id).await?.into_iter().collect();
         let origin = match load_failure {
             Some(reason) => {
                 let items = db.chunk_vectors(collection_id, None).await?;

@@ -16,6 +16,15 @@ const RRF_K: f32 = 60.0;
 /// below vector search, while any weight from 0.1 to 0.3 lifted hybrid above both
 /// (docs/BENCHMARKS.md). 0.2 is the middle of that range.
 pub const KEYWORD_WEIGHT: f32 = 0.2;
+/// Matching rows keyword search scores at most before it leaves out the query's commonest
+/// words; measured in docs/BENCHMARKS.md. Collections of a few thousand chunks never reach it.
+pub const KEYWORD_ROW_BUDGET: usize = 20_000;
+
+/// Each ranked list is cut deeper than k so that fusion can lift a passage that one list
+/// ranks low and the other high.
+fn list_depth(k: usize) -> usize {
+    (k * 5).max(50)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SearchMode {
@@ -56,6 +65,7 @@ pub struct Retriever {
     embedder: EmbedWorker,
     indexes: IndexSet,
     keyword_weight: f32,
+    keyword_row_budget: usize,
 }
 
 impl Retriever {
@@ -65,12 +75,20 @@ impl Retriever {
             embedder,
             indexes,
             keyword_weight: KEYWORD_WEIGHT,
+            keyword_row_budget: KEYWORD_ROW_BUDGET,
         }
     }
 
     /// The weight of keyword results against vector results in hybrid mode (vector: 1).
     pub fn with_keyword_weight(mut self, weight: f32) -> Self {
         self.keyword_weight = weight;
+        self
+    }
+
+    /// How many matching rows keyword search may score before it leaves out common words
+    /// (`usize::MAX`: never; exact BM25 over all the query's words).
+    pub fn with_keyword_row_budget(mut self, budget: usize) -> Self {
+        self.keyword_row_budget = budget;
         self
     }
 
@@ -82,7 +100,8 @@ impl Retriever {
         &self.indexes
     }
 
-    /// The `k` best passages of the collection for `query`.
+    /// The `k` best passages of the collection for `query`. In hybrid mode the keyword search
+    /// runs while the query is embedded and the vector index searched.
     pub async fn search(
         &self,
         collection_id: i64,
@@ -90,12 +109,19 @@ impl Retriever {
         k: usize,
         mode: SearchMode,
     ) -> Result<Vec<Passage>> {
-        let query_vector = match mode {
-            SearchMode::Keyword => None,
-            _ => Some(self.embedder.embed(vec![query.to_owned()]).await?.remove(0)),
+        let depth = list_depth(k);
+        let vector_leg = async {
+            if mode == SearchMode::Keyword {
+                return Ok(Vec::new());
+            }
+            let query_vector = self.embedder.embed(vec![query.to_owned()]).await?.remove(0);
+            self.vector_hits(collection_id, query_vector, depth).await
         };
-        self.search_with_vector(collection_id, query, query_vector, k, mode)
-            .await
+        let (vector_hits, keyword_hits) = tokio::try_join!(
+            vector_leg,
+            self.keyword_hits(collection_id, query, depth, mode)
+        )?;
+        self.fuse(vector_hits, keyword_hits, k, mode).await
     }
 
     /// As [`Retriever::search`], with the query already embedded (`None` for keyword mode).
@@ -107,21 +133,75 @@ impl Retriever {
         k: usize,
         mode: SearchMode,
     ) -> Result<Vec<Passage>> {
-        // Each list is cut deeper than k so that fusion can lift a passage that one list
-        // ranks low and the other high.
-        let depth = (k * 5).max(50);
-        let vector_hits = match (mode, query_vector) {
-            (SearchMode::Keyword, _) | (_, None) => Vec::new(),
-            (_, Some(v)) => {
-                let index = self.indexes.get(&self.db, collection_id).await?;
-                let ef = self.indexes.params().ef_search.max(depth);
-                index.search(v, depth, ef).await?
+        let depth = list_depth(k);
+        let vector_leg = async {
+            match (mode, query_vector) {
+                (SearchMode::Keyword, _) | (_, None) => Ok(Vec::new()),
+                (_, Some(v)) => self.vector_hits(collection_id, v, depth).await,
             }
         };
-        let keyword_hits = match (mode, fts_query(query)) {
-            (SearchMode::Vector, _) | (_, None) => Vec::new(),
-            (_, Some(q)) => self.db.keyword_search(collection_id, &q, depth).await?,
+        let (vector_hits, keyword_hits) = tokio::try_join!(
+            vector_leg,
+            self.keyword_hits(collection_id, query, depth, mode)
+        )?;
+        self.fuse(vector_hits, keyword_hits, k, mode).await
+    }
+
+    async fn vector_hits(
+        &self,
+        collection_id: i64,
+        query_vector: Vec<f32>,
+        depth: usize,
+    ) -> Result<Vec<(i64, f32)>> {
+        let index = self.indexes.get(&self.db, collection_id).await?;
+        let ef = self.indexes.params().ef_search.max(depth);
+        Ok(index.search(query_vector, depth, ef).await?)
+    }
+
+    /// BM25 over the query's words. In a big collection, words found in many passages are
+    /// left out, commonest first, until the rest match at most `keyword_row_budget` rows:
+    /// FTS5 scores every matching row before it can sort, so one common word would cost a
+    /// scan of most of the collection, while its low inverse document frequency makes it
+    /// count for little in the ranking anyway.
+    async fn keyword_hits(
+        &self,
+        collection_id: i64,
+        query: &str,
+        depth: usize,
+        mode: SearchMode,
+    ) -> Result<Vec<(i64, f32)>> {
+        let terms = query_terms(query);
+        if mode == SearchMode::Vector || terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let terms = if terms.len() > 1 && self.keyword_row_budget < usize::MAX {
+            let counts = self
+                .db
+                .keyword_match_counts(&terms, self.keyword_row_budget + 1)
+                .await?;
+            prune_terms(
+                terms.into_iter().zip(counts).collect(),
+                self.keyword_row_budget,
+            )
+        } else {
+            terms
         };
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .db
+            .keyword_search(collection_id, &terms.join(" OR "), depth)
+            .await?)
+    }
+
+    async fn fuse(
+        &self,
+        vector_hits: Vec<(i64, f32)>,
+        keyword_hits: Vec<(i64, f32)>,
+        k: usize,
+        mode: SearchMode,
+    ) -> Result<Vec<Passage>> {
         let ranked: Vec<(i64, f32)> = match mode {
             SearchMode::Vector => vector_hits,
             SearchMode::Keyword => keyword_hits,
@@ -180,9 +260,9 @@ const STOPWORDS: &[&str] = &[
     "which", "who", "why", "will", "with", "you", "your",
 ];
 
-/// An FTS5 query matching any of the query's words (BM25 ranks passages with more and rarer
-/// words first). Words are quoted, so FTS5 syntax in user text is taken literally.
-pub fn fts_query(text: &str) -> Option<String> {
+/// The query's words as quoted FTS5 phrases (FTS5 syntax in user text is taken literally),
+/// without repeats and without English function words unless there is nothing else.
+pub fn query_terms(text: &str) -> Vec<String> {
     let words: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -197,14 +277,40 @@ pub fn fts_query(text: &str) -> Option<String> {
     } else {
         content
     };
-    if terms.is_empty() {
-        return None;
-    }
     let mut seen = std::collections::HashSet::new();
-    let quoted: Vec<String> = terms
+    terms
         .into_iter()
         .filter(|t| seen.insert(t.as_str()))
         .map(|t| format!("\"{t}\""))
+        .collect()
+}
+
+/// An FTS5 query matching any of the query's words (BM25 ranks passages with more and rarer
+/// words first).
+pub fn fts_query(text: &str) -> Option<String> {
+    let terms = query_terms(text);
+    (!terms.is_empty()).then(|| terms.join(" OR "))
+}
+
+/// Keeps the rarest terms whose match counts add up to at most `budget`, in query order;
+/// the rarest term stays even when it alone is over, and terms matching nothing go.
+pub fn prune_terms(terms: Vec<(String, usize)>, budget: usize) -> Vec<String> {
+    let mut by_count: Vec<(usize, usize)> = terms
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, n))| *n > 0)
+        .map(|(at, (_, n))| (*n, at))
         .collect();
-    Some(quoted.join(" OR "))
+    by_count.sort_unstable();
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    for (n, at) in by_count {
+        if !kept.is_empty() && total.saturating_add(n) > budget {
+            break;
+        }
+        total = total.saturating_add(n);
+        kept.push(at);
+    }
+    kept.sort_unstable();
+    kept.into_iter().map(|at| terms[at].0.clone()).collect()
 }

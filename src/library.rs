@@ -1,12 +1,14 @@
 //! [`Library`]: the open data folder, the context every shell passes to core calls.
 
+use crate::answer::{Answerer, LlmSettings};
 use crate::chunk::Chunker;
 use crate::db::{Db, Document};
 use crate::embed::{EmbedWorker, ModelFiles};
-use crate::error::Result;
+use crate::error::{LlmError, Result};
 use crate::extract::ExtractorConfig;
 use crate::index::{IndexParams, IndexSet};
 use crate::ingest::Ingester;
+use crate::llm::{EngineSettings, LlmWorker};
 use crate::paths::Paths;
 use crate::retrieve::Retriever;
 
@@ -62,6 +64,30 @@ impl Library {
             embedder,
             self.indexes.clone(),
         ))
+    }
+
+    /// Loads the language model (`model` names one in the models folder or a path; `None` is
+    /// the selected model) on its own thread with the stored settings.
+    pub async fn llm(&self, model: Option<&str>) -> Result<LlmWorker> {
+        let models_dir = &self.paths.models_dir;
+        let model_path = match model {
+            Some(spec) => crate::models::resolve(models_dir, spec),
+            None => crate::models::selected(&self.db, models_dir).await?,
+        };
+        let settings = EngineSettings {
+            model_path,
+            n_ctx: LlmSettings::load(&self.db).await?.n_ctx,
+        };
+        let worker = tokio::task::spawn_blocking(move || LlmWorker::llama(settings))
+            .await
+            .map_err(|e| LlmError::Backend(format!("model loading panicked: {e}")))??;
+        Ok(worker)
+    }
+
+    /// Loads the embedding and language models and makes an [`Answerer`] over them.
+    pub async fn answerer(&self, model: Option<&str>) -> Result<Answerer> {
+        let llm = self.llm(model).await?;
+        Ok(Answerer::new(self.db.clone(), self.retriever()?, llm))
     }
 
     /// Removes a document (by id, name or path) from a collection: its rows in one

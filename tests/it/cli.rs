@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::support::{asset, models_dir, shared_pdf};
 
-fn lectern(data_dir: &Path, args: &[&str]) -> (i32, Vec<Value>) {
+pub fn lectern(data_dir: &Path, args: &[&str]) -> (i32, Vec<Value>) {
     let output = Command::new(env!("CARGO_BIN_EXE_lectern"))
         .arg("--data-dir")
         .arg(data_dir)

@@ -1,6 +1,7 @@
 //! Integration tests of the Lectern core against real parts: SQLite files, the real
 //! embedding model, real PDFs from `../shared/data`, and the `lectern` binary itself.
 
+mod answer;
 mod chunk;
 mod cli;
 mod db;
@@ -9,6 +10,8 @@ mod embed;
 mod eval;
 mod index;
 mod ingest;
+mod llm;
+mod models;
 mod reference_bert;
 mod retrieve;
 mod support;

@@ -1,6 +1,7 @@
 //! The `lectern` command-line tool: a thin shell over the core for scripts, tests and
 //! benchmarks. Human output by default, JSON Lines with `--json`.
 
+mod ask;
 mod output;
 
 use std::path::PathBuf;
@@ -79,6 +80,68 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         keyword_weight: Vec<f32>,
     },
+    /// Ask a question about a collection; the answer streams, then its sources are listed.
+    /// Ctrl-C stops the answer and keeps what was written.
+    Ask {
+        #[arg(long, short)]
+        collection: String,
+        /// Continue this chat (see `lectern chats`); default: a new chat
+        #[arg(long)]
+        chat: Option<i64>,
+        /// Passages to retrieve
+        #[arg(long, default_value_t = 6)]
+        k: usize,
+        /// GGUF model (file in the models folder, or a path); default: the selected model
+        #[arg(long, value_name = "FILE")]
+        model: Option<String>,
+        #[arg(required = true)]
+        question: Vec<String>,
+    },
+    /// Chat with a collection: one question per line, follow-ups see the earlier turns.
+    /// An empty line or end of input quits; Ctrl-C stops the current answer
+    Chat {
+        #[arg(long, short)]
+        collection: String,
+        /// Continue this chat
+        #[arg(long)]
+        chat: Option<i64>,
+        #[arg(long, default_value_t = 6)]
+        k: usize,
+        #[arg(long, value_name = "FILE")]
+        model: Option<String>,
+    },
+    /// List the chats of a collection
+    Chats {
+        #[arg(long, short)]
+        collection: String,
+    },
+    /// Show a chat's questions and answers
+    History { chat: i64 },
+    /// Rate answers and export the ratings
+    #[command(subcommand)]
+    Feedback(FeedbackCommand),
+    /// List, choose, import or download GGUF language models
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Show or change generation settings (llm.threads, llm.n_ctx, llm.max_tokens,
+    /// llm.temperature, llm.top_p, llm.seed)
+    Settings {
+        key: Option<String>,
+        /// New value (`auto` for threads, `random` for seed)
+        value: Option<String>,
+    },
+    /// Show or edit a collection's instruction and output indicator (the editable prompt parts)
+    Prompt {
+        #[arg(long, short)]
+        collection: String,
+        #[arg(long)]
+        instruction: Option<String>,
+        #[arg(long)]
+        output_indicator: Option<String>,
+        /// Restore the defaults
+        #[arg(long, conflicts_with_all = ["instruction", "output_indicator"])]
+        reset: bool,
+    },
     /// Show the chunks of one document
     Chunks {
         #[arg(long, short)]
@@ -113,6 +176,50 @@ enum EvalMode {
     Vector,
     Keyword,
     All,
+}
+
+#[derive(Debug, Subcommand)]
+enum FeedbackCommand {
+    /// Rate an answer (its id is in `lectern ask --json` and `lectern history`)
+    Add {
+        message: i64,
+        #[arg(value_enum)]
+        rating: Rating,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Write every rated answer with its question, passages and model, one JSON object a line
+    Export,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Rating {
+    Up,
+    Down,
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// The GGUF files in the models folder, with what their headers say
+    List,
+    /// Select the model answers use
+    Use { model: String },
+    /// Copy a GGUF file into the models folder (it must parse as GGUF)
+    Import {
+        path: PathBuf,
+        /// Also select it
+        #[arg(long = "use")]
+        select: bool,
+    },
+    /// Download a GGUF file into the models folder; an interrupted download resumes
+    Download {
+        url: String,
+        /// Expected SHA-256 (hex); the file is deleted if it differs
+        #[arg(long)]
+        sha256: Option<String>,
+        #[arg(long = "use")]
+        select: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -268,6 +375,81 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             .await;
             let _ = std::fs::remove_dir_all(&scratch);
             out.eval_report(&result?);
+        }
+        Command::Ask {
+            collection,
+            chat,
+            k,
+            model,
+            question,
+        } => {
+            ask::ask(
+                &library,
+                &collection,
+                chat,
+                k,
+                model.as_deref(),
+                &question.join(" "),
+                out,
+            )
+            .await?;
+        }
+        Command::Chat {
+            collection,
+            chat,
+            k,
+            model,
+        } => ask::chat(&library, &collection, chat, k, model.as_deref(), out).await?,
+        Command::Chats { collection } => {
+            let c = db.collection(&collection).await?;
+            for chat in db.chats(c.id).await? {
+                out.chat(&chat);
+            }
+        }
+        Command::History { chat } => {
+            db.chat(chat).await?;
+            for m in db.messages(chat).await? {
+                out.history_message(&m);
+            }
+        }
+        Command::Feedback(FeedbackCommand::Add {
+            message,
+            rating,
+            comment,
+        }) => {
+            let rating = match rating {
+                Rating::Up => 1,
+                Rating::Down => -1,
+            };
+            db.set_feedback(message, rating, comment.as_deref()).await?;
+            out.done(&format!("rated answer {message}"));
+        }
+        Command::Feedback(FeedbackCommand::Export) => {
+            for rated in db.rated_messages().await? {
+                out.rated(&rated);
+            }
+        }
+        Command::Models(command) => ask::models(&library, command, out).await?,
+        Command::Settings { key, value } => ask::settings(&library, key, value, out).await?,
+        Command::Prompt {
+            collection,
+            instruction,
+            output_indicator,
+            reset,
+        } => {
+            let c = db.collection(&collection).await?;
+            let mut parts = db.prompt_parts(c.id).await?;
+            if reset {
+                parts = Default::default();
+            }
+            if instruction.is_some() {
+                parts.instruction = instruction;
+            }
+            if output_indicator.is_some() {
+                parts.output_indicator = output_indicator;
+            }
+            db.set_prompt_parts(c.id, &parts).await?;
+            out.prompt_parts(&db.prompt_parts(c.id).await?);
         }
         Command::Chunks {
             collection,

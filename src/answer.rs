@@ -1,0 +1,353 @@
+//! Asking a collection: retrieve passages, build and fit the prompt, stream the model's answer,
+//! map its [n] citations to passages and store the exchange in the chat's history.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use crate::db::Db;
+use crate::error::{DbError, Result};
+use crate::history::{Chat, Message, StoredPassage, Timings};
+use crate::llm::{Finish, LlmWorker, Sampling};
+use crate::prompt::{self, Prompt, Turn};
+use crate::retrieve::{Retriever, SearchMode};
+
+/// Generation settings stored in the database (`lectern settings`), with their defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmSettings {
+    /// `None`: chosen per answer from the cores and how busy the machine is.
+    pub threads: Option<usize>,
+    pub n_ctx: usize,
+    pub max_tokens: usize,
+    pub temperature: f32,
+    pub top_p: f32,
+    /// `None`: a random seed per answer.
+    pub seed: Option<u32>,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        Self {
+            threads: None,
+            n_ctx: 4096,
+            max_tokens: 512,
+            temperature: 0.2,
+            top_p: 0.9,
+            seed: None,
+        }
+    }
+}
+
+/// The settings' keys, as `lectern settings` shows them.
+pub const SETTING_KEYS: [&str; 6] = [
+    "llm.threads",
+    "llm.n_ctx",
+    "llm.max_tokens",
+    "llm.temperature",
+    "llm.top_p",
+    "llm.seed",
+];
+
+impl LlmSettings {
+    pub async fn load(db: &Db) -> Result<Self> {
+        let mut s = Self::default();
+        for key in SETTING_KEYS {
+            if let Some(value) = db.setting(key).await? {
+                // A value that no longer parses (hand-edited database) falls back to the default.
+                let _ = s.apply(key, &value);
+            }
+        }
+        Ok(s)
+    }
+
+    /// Sets one key from text, checking it.
+    pub fn apply(&mut self, key: &str, value: &str) -> Result<(), DbError> {
+        let bad = || DbError::InvalidInput(format!("{key}: {value:?} is not a valid value"));
+        let auto = matches!(value, "auto" | "random" | "");
+        match key {
+            "llm.threads" => {
+                self.threads = if auto {
+                    None
+                } else {
+                    Some(
+                        value
+                            .parse()
+                            .ok()
+                            .filter(|n| (1..=256).contains(n))
+                            .ok_or_else(bad)?,
+                    )
+                }
+            }
+            "llm.n_ctx" => {
+                self.n_ctx = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (512..=1 << 20).contains(n))
+                    .ok_or_else(bad)?
+            }
+            "llm.max_tokens" => {
+                self.max_tokens = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1 << 16).contains(n))
+                    .ok_or_else(bad)?
+            }
+            "llm.temperature" => {
+                self.temperature = value
+                    .parse()
+                    .ok()
+                    .filter(|t: &f32| (0.0..=5.0).contains(t))
+                    .ok_or_else(bad)?
+            }
+            "llm.top_p" => {
+                self.top_p = value
+                    .parse()
+                    .ok()
+                    .filter(|p: &f32| *p > 0.0 && *p <= 1.0)
+                    .ok_or_else(bad)?
+            }
+            "llm.seed" => {
+                self.seed = if auto {
+                    None
+                } else {
+                    Some(value.parse().map_err(|_| bad())?)
+                }
+            }
+            _ => {
+                return Err(DbError::InvalidInput(format!(
+                    "unknown setting {key:?} (known: {})",
+                    SETTING_KEYS.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks and stores one key.
+    pub async fn set(db: &Db, key: &str, value: &str) -> Result<Self> {
+        let mut s = Self::load(db).await?;
+        s.apply(key, value)?;
+        db.set_setting(key, value).await?;
+        Ok(s)
+    }
+
+    /// The value of a key as text.
+    pub fn get(&self, key: &str) -> Option<String> {
+        Some(match key {
+            "llm.threads" => self
+                .threads
+                .map_or_else(|| "auto".into(), |n| n.to_string()),
+            "llm.n_ctx" => self.n_ctx.to_string(),
+            "llm.max_tokens" => self.max_tokens.to_string(),
+            "llm.temperature" => self.temperature.to_string(),
+            "llm.top_p" => self.top_p.to_string(),
+            "llm.seed" => self.seed.map_or_else(|| "random".into(), |n| n.to_string()),
+            _ => return None,
+        })
+    }
+
+    /// Sampling for one answer; `threads` resolved now, so an ingest running at this moment
+    /// is taken into account.
+    pub fn sampling(&self) -> Sampling {
+        let n_cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Sampling {
+            max_tokens: self.max_tokens,
+            temperature: self.temperature,
+            top_p: self.top_p,
+            seed: self.seed,
+            threads: self.threads.unwrap_or_else(|| {
+                crate::llm::auto_threads(n_cores, crate::llm::machine_busy(n_cores))
+            }),
+        }
+    }
+}
+
+/// What to ask and how.
+#[derive(Debug, Clone)]
+pub struct AskOptions {
+    pub collection: String,
+    /// Continue this chat; `None` starts a new one.
+    pub chat_id: Option<i64>,
+    /// Passages to retrieve (fewer reach the prompt when they do not fit).
+    pub k: usize,
+    pub sampling: Sampling,
+    /// Earlier turns repeated in a follow-up's prompt.
+    pub history_turns: usize,
+}
+
+/// An answer as stored, with its chat.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub chat: Chat,
+    pub message: Message,
+    pub n_retrieved: usize,
+}
+
+impl Answer {
+    /// Passages the answer cites, in the order it first cites them.
+    pub fn citations(&self) -> Vec<&StoredPassage> {
+        prompt::cited_numbers(&self.message.answer, self.message.passages.len())
+            .into_iter()
+            .filter_map(|n| self.message.passages.iter().find(|p| p.n == n as i64))
+            .collect()
+    }
+}
+
+/// Answers questions about a library's collections with one loaded model.
+#[derive(Debug, Clone)]
+pub struct Answerer {
+    db: Db,
+    retriever: Retriever,
+    llm: LlmWorker,
+}
+
+impl Answerer {
+    pub fn new(db: Db, retriever: Retriever, llm: LlmWorker) -> Self {
+        Self { db, retriever, llm }
+    }
+
+    pub fn llm(&self) -> &LlmWorker {
+        &self.llm
+    }
+
+    /// Retrieves, generates (passing each piece of text to `on_piece` as it comes) and stores
+    /// the answer. Setting `cancel` stops generation within one token; the partial answer is
+    /// stored, marked as stopped.
+    pub async fn ask(
+        &self,
+        options: &AskOptions,
+        question: &str,
+        cancel: Arc<AtomicBool>,
+        on_piece: impl FnMut(&str),
+    ) -> Result<Answer> {
+        let question = question.trim();
+        if question.is_empty() {
+            return Err(DbError::InvalidInput("the question is empty".into()).into());
+        }
+        let collection = self.db.collection(&options.collection).await?;
+        let chat = match options.chat_id {
+            Some(id) => {
+                let chat = self.db.chat(id).await?;
+                if chat.collection_id != collection.id {
+                    return Err(DbError::InvalidInput(format!(
+                        "chat {id} belongs to another collection"
+                    ))
+                    .into());
+                }
+                chat
+            }
+            None => {
+                self.db
+                    .create_chat(collection.id, &chat_title(question))
+                    .await?
+            }
+        };
+        let earlier = self.db.messages(chat.id).await?;
+        let history: Vec<Turn> = earlier
+            .iter()
+            .rev()
+            .take(options.history_turns)
+            .rev()
+            .map(|m| Turn {
+                user: m.prompt_user.clone(),
+                assistant: m.answer.clone(),
+            })
+            .collect();
+
+        let started = Instant::now();
+        let passages = self
+            .retriever
+            .search(collection.id, question, options.k, SearchMode::Hybrid)
+            .await?;
+        let retrieval_ms = started.elapsed().as_secs_f64() * 1000.0;
+
+        let parts = self.db.prompt_parts(collection.id).await?;
+        let prompt = Prompt {
+            instruction: parts
+                .instruction
+                .unwrap_or_else(|| prompt::DEFAULT_INSTRUCTION.into()),
+            output_indicator: parts
+                .output_indicator
+                .unwrap_or_else(|| prompt::DEFAULT_OUTPUT_INDICATOR.into()),
+            passages: passages
+                .iter()
+                .map(|p| prompt::PromptPassage {
+                    document: p.document.clone(),
+                    first_page: p.first_page,
+                    last_page: p.last_page,
+                    text: p.text.clone(),
+                })
+                .collect(),
+            question: question.to_owned(),
+            history,
+        };
+        let stream = self.llm.answer(prompt, options.sampling.clone(), cancel)?;
+        let (fitted, generation) = stream.finish(on_piece).await?;
+
+        let answer = prompt::strip_invalid_markers(&generation.text, fitted.n_passages);
+        let cited = prompt::cited_numbers(&answer, fitted.n_passages);
+        let message = Message {
+            id: 0,
+            chat_id: chat.id,
+            question: question.to_owned(),
+            answer: answer.trim().to_owned(),
+            finish: finish_name(generation.finish).into(),
+            prompt_user: fitted.user_message,
+            model: self.llm.model_name().to_owned(),
+            timings: Timings {
+                retrieval_ms,
+                prompt_tokens: generation.n_prompt_tokens as i64,
+                reused_tokens: generation.n_reused_tokens as i64,
+                answer_tokens: generation.n_generated_tokens as i64,
+                prompt_ms: generation.prompt_ms,
+                first_token_ms: generation.first_token_ms,
+                tokens_per_s: generation.tokens_per_s(),
+            },
+            created_at: 0,
+            passages: passages
+                .iter()
+                .take(fitted.n_passages)
+                .enumerate()
+                .map(|(i, p)| StoredPassage {
+                    n: i as i64 + 1,
+                    chunk_id: p.chunk_id,
+                    document_id: p.document_id,
+                    document: p.document.clone(),
+                    first_page: p.first_page,
+                    last_page: p.last_page,
+                    text: p.text.clone(),
+                    score: p.score,
+                    cited: cited.contains(&(i + 1)),
+                })
+                .collect(),
+        };
+        let message = self.db.add_message(&message).await?;
+        Ok(Answer {
+            chat,
+            message,
+            n_retrieved: passages.len(),
+        })
+    }
+}
+
+pub fn finish_name(finish: Finish) -> &'static str {
+    match finish {
+        Finish::EndOfText => "end_of_text",
+        Finish::MaxTokens => "max_tokens",
+        Finish::ContextFull => "context_full",
+        Finish::Cancelled => "cancelled",
+    }
+}
+
+/// A chat is titled by its first question, cut at a word boundary.
+fn chat_title(question: &str) -> String {
+    const MAX_CHARS: usize = 60;
+    let line = question.lines().next().unwrap_or_default().trim();
+    if line.chars().count() <= MAX_CHARS {
+        return line.to_owned();
+    }
+    // One character more than fits: a space there means the last word is whole.
+    let cut: String = line.chars().take(MAX_CHARS + 1).collect();
+    let cut = cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head);
+    format!("{cut}…")
+}

@@ -1,0 +1,193 @@
+//! The CLI's answer commands: `ask`, `chat`, `models` and `settings`, mapped onto core calls.
+
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use lectern::answer::{Answerer, AskOptions, LlmSettings, SETTING_KEYS};
+use lectern::models::{self, DownloadProgress};
+use lectern::{Error, Library, LlmError};
+
+use crate::ModelsCommand;
+use crate::output::Out;
+
+/// Turns held by a follow-up's prompt.
+const HISTORY_TURNS: usize = 2;
+
+/// Stops the current answer on Ctrl-C (the process stays up).
+fn cancel_on_ctrl_c(cancel: &Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
+    let cancel = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.store(true, Ordering::Relaxed);
+        }
+    })
+}
+
+async fn ask_one(
+    answerer: &Answerer,
+    options: &AskOptions,
+    question: &str,
+    out: &Out,
+) -> Result<lectern::answer::Answer, Error> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let watcher = cancel_on_ctrl_c(&cancel);
+    let answer = answerer
+        .ask(options, question, cancel, |piece| out.answer_piece(piece))
+        .await;
+    watcher.abort();
+    answer
+}
+
+pub async fn ask(
+    library: &Library,
+    collection: &str,
+    chat_id: Option<i64>,
+    k: usize,
+    model: Option<&str>,
+    question: &str,
+    out: &Out,
+) -> Result<(), Error> {
+    library.db().collection(collection).await?;
+    let answerer = library.answerer(model).await?;
+    let options = AskOptions {
+        collection: collection.to_owned(),
+        chat_id,
+        k,
+        sampling: LlmSettings::load(library.db()).await?.sampling(),
+        history_turns: HISTORY_TURNS,
+    };
+    let answer = ask_one(&answerer, &options, question, out).await?;
+    out.answer(&answer);
+    Ok(())
+}
+
+pub async fn chat(
+    library: &Library,
+    collection: &str,
+    mut chat_id: Option<i64>,
+    k: usize,
+    model: Option<&str>,
+    out: &Out,
+) -> Result<(), Error> {
+    library.db().collection(collection).await?;
+    let answerer = library.answerer(model).await?;
+    out.note(&format!(
+        "chatting with {collection:?} through {}; an empty line quits",
+        answerer.llm().model_name()
+    ));
+    let mut lines = std::io::stdin().lock().lines();
+    loop {
+        if !out.is_json() {
+            eprint!("> ");
+            let _ = std::io::stderr().flush();
+        }
+        let Some(Ok(line)) = lines.next() else { break };
+        if line.trim().is_empty() {
+            break;
+        }
+        let options = AskOptions {
+            collection: collection.to_owned(),
+            chat_id,
+            k,
+            sampling: LlmSettings::load(library.db()).await?.sampling(),
+            history_turns: HISTORY_TURNS,
+        };
+        match ask_one(&answerer, &options, &line, out).await {
+            Ok(answer) => {
+                chat_id = Some(answer.chat.id);
+                out.answer(&answer);
+            }
+            // One failed question does not end the chat.
+            Err(e) => out.error(&e),
+        }
+    }
+    Ok(())
+}
+
+pub async fn models(library: &Library, command: ModelsCommand, out: &Out) -> Result<(), Error> {
+    let models_dir = library.paths().models_dir.clone();
+    let db = library.db();
+    match command {
+        ModelsCommand::List => {
+            let selected = models::selected(db, &models_dir).await.ok();
+            for entry in models::list(&models_dir)? {
+                out.model_entry(&entry, selected.as_deref() == Some(entry.path.as_path()));
+            }
+        }
+        ModelsCommand::Use { model } => {
+            let (path, info) = models::select(db, &models_dir, &model).await?;
+            out.done(&format!(
+                "answers now use {} ({})",
+                info.name,
+                path.display()
+            ));
+        }
+        ModelsCommand::Import { path, select } => {
+            let dir = models_dir.clone();
+            let entry = tokio::task::spawn_blocking(move || models::import(&dir, &path))
+                .await
+                .map_err(|e| LlmError::Backend(e.to_string()))??;
+            if select {
+                models::select(db, &models_dir, &entry.file_name).await?;
+            }
+            out.model_entry(&entry, select);
+        }
+        ModelsCommand::Download {
+            url,
+            sha256,
+            select,
+        } => {
+            let cancel = Arc::new(AtomicBool::new(false));
+            let watcher = cancel_on_ctrl_c(&cancel);
+            let dir = models_dir.clone();
+            let progress = out.download_progress();
+            let entry = tokio::task::spawn_blocking(move || {
+                models::download(
+                    &dir,
+                    &url,
+                    sha256.as_deref(),
+                    &cancel,
+                    |p: DownloadProgress| progress.update(p),
+                )
+            })
+            .await
+            .map_err(|e| LlmError::Backend(e.to_string()))??;
+            watcher.abort();
+            if select {
+                models::select(db, &models_dir, &entry.file_name).await?;
+            }
+            out.model_entry(&entry, select);
+        }
+    }
+    Ok(())
+}
+
+pub async fn settings(
+    library: &Library,
+    key: Option<String>,
+    value: Option<String>,
+    out: &Out,
+) -> Result<(), Error> {
+    let db = library.db();
+    let settings = match (&key, &value) {
+        (Some(k), Some(v)) => LlmSettings::set(db, k, v).await?,
+        _ => LlmSettings::load(db).await?,
+    };
+    let keys: Vec<&str> = match &key {
+        Some(k) => {
+            settings.get(k).ok_or_else(|| {
+                lectern::DbError::InvalidInput(format!(
+                    "unknown setting {k:?} (known: {})",
+                    SETTING_KEYS.join(", ")
+                ))
+            })?;
+            vec![k.as_str()]
+        }
+        None => SETTING_KEYS.to_vec(),
+    };
+    for k in keys {
+        out.setting(k, &settings.get(k).unwrap_or_default());
+    }
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! The retrieval-augmented prompt, built from four named parts (instruction, context, input,
+//! output indicator) by pure functions, and fitted into a model's context window by dropping
+//! whole pieces (old turns first, then the lowest-ranked passages), never cutting one short.
+
+use crate::error::LlmError;
+use crate::llm::{ChatMessage, Role};
+
+pub const DEFAULT_INSTRUCTION: &str = "You answer questions about the user's documents using only \
+the numbered passages in the context. If the passages do not contain the answer, say: \"This is not \
+in the documents.\" Cite each passage you use by its number in square brackets, like [1].";
+
+pub const DEFAULT_OUTPUT_INDICATOR: &str = "Answer format: first a short answer in one sentence, \
+then the sentences that support it, each ending with the number of its passage, like [2].";
+
+/// A retrieved passage as the prompt shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptPassage {
+    pub document: String,
+    pub first_page: Option<i64>,
+    pub last_page: Option<i64>,
+    pub text: String,
+}
+
+/// An earlier turn of the chat, as it was sent and answered, so that a follow-up repeats it
+/// word for word (and the model's cache of it can be reused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Turn {
+    pub user: String,
+    pub assistant: String,
+}
+
+/// Everything a prompt is made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    pub instruction: String,
+    pub output_indicator: String,
+    /// Best first.
+    pub passages: Vec<PromptPassage>,
+    pub question: String,
+    /// Oldest first.
+    pub history: Vec<Turn>,
+}
+
+/// A prompt cut to fit: the messages sent, and how much of each part survived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FittedPrompt {
+    pub messages: Vec<ChatMessage>,
+    /// The first `n_passages` of [`Prompt::passages`] are in the prompt, numbered from 1.
+    pub n_passages: usize,
+    /// The last `n_history` turns are in the prompt.
+    pub n_history: usize,
+    pub n_tokens: usize,
+    /// The final user message: stored with the answer so a follow-up can repeat it.
+    pub user_message: String,
+}
+
+/// "debian-faq.pdf, page 3" / "pages 3–4" / no page for formats without pages.
+pub fn passage_heading(n: usize, p: &PromptPassage) -> String {
+    match (p.first_page, p.last_page) {
+        (Some(a), Some(b)) if b > a => format!("[{n}] {}, pages {a}–{b}", p.document),
+        (Some(a), _) => format!("[{n}] {}, page {a}", p.document),
+        _ => format!("[{n}] {}", p.document),
+    }
+}
+
+/// The context part: passages numbered from 1, each under its heading.
+pub fn render_context(passages: &[PromptPassage]) -> String {
+    if passages.is_empty() {
+        return "Context:\n(no passages were found in this collection)".into();
+    }
+    let mut out = String::from("Context:");
+    for (i, p) in passages.iter().enumerate() {
+        out.push_str("\n\n");
+        out.push_str(&passage_heading(i + 1, p));
+        out.push('\n');
+        out.push_str(p.text.trim());
+    }
+    out
+}
+
+/// The input part: the question.
+pub fn render_input(question: &str) -> String {
+    format!("Question: {}", question.trim())
+}
+
+/// The user message of this turn: context, input and output indicator.
+pub fn user_message(prompt: &Prompt, n_passages: usize) -> String {
+    format!(
+        "{}\n\n{}\n\n{}",
+        render_context(&prompt.passages[..n_passages.min(prompt.passages.len())]),
+        render_input(&prompt.question),
+        prompt.output_indicator.trim()
+    )
+}
+
+/// The chat messages for the first `n_passages` passages and the last `n_history` turns.
+pub fn build(prompt: &Prompt, n_passages: usize, n_history: usize) -> Vec<ChatMessage> {
+    let mut messages = vec![ChatMessage::new(Role::System, prompt.instruction.trim())];
+    let n_history = n_history.min(prompt.history.len());
+    for turn in &prompt.history[prompt.history.len() - n_history..] {
+        messages.push(ChatMessage::new(Role::User, turn.user.clone()));
+        messages.push(ChatMessage::new(Role::Assistant, turn.assistant.clone()));
+    }
+    messages.push(ChatMessage::new(
+        Role::User,
+        user_message(prompt, n_passages),
+    ));
+    messages
+}
+
+/// The largest prompt whose token count (as `count` measures it) is at most `budget`: all
+/// passages and turns if they fit, else fewer turns (oldest dropped first), then fewer
+/// passages (lowest-ranked dropped first). Fails when even the bare question does not fit.
+pub fn fit(
+    prompt: &Prompt,
+    budget: usize,
+    mut count: impl FnMut(&[ChatMessage]) -> Result<usize, LlmError>,
+) -> Result<FittedPrompt, LlmError> {
+    let n_turns = prompt.history.len();
+    let n_all = prompt.passages.len();
+    let candidates = (0..=n_turns)
+        .rev()
+        .map(|h| (n_all, h))
+        .chain((0..n_all).rev().map(|p| (p, 0)));
+    let mut smallest = 0;
+    for (n_passages, n_history) in candidates {
+        let messages = build(prompt, n_passages, n_history);
+        let n_tokens = count(&messages)?;
+        smallest = n_tokens;
+        if n_tokens <= budget {
+            let user_message = messages
+                .last()
+                .map(|m| m.content.clone())
+                .unwrap_or_default();
+            return Ok(FittedPrompt {
+                messages,
+                n_passages,
+                n_history,
+                n_tokens,
+                user_message,
+            });
+        }
+    }
+    Err(LlmError::PromptTooLong {
+        n_tokens: smallest,
+        n_ctx: budget,
+    })
+}
+
+/// The passage numbers an answer cites, in order of first appearance, without repeats; markers
+/// outside `1..=n_passages` are ignored. Understands `[1]`, `[1, 3]` and `[1][2]`.
+pub fn cited_numbers(answer: &str, n_passages: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    for_each_marker(answer, |numbers| {
+        for n in numbers {
+            if (1..=n_passages).contains(&n) && !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    });
+    out
+}
+
+/// The answer with markers that point to no passage removed (a marker list keeps its valid
+/// numbers), so the user never sees a citation that cannot be opened.
+pub fn strip_invalid_markers(answer: &str, n_passages: usize) -> String {
+    let mut out = String::with_capacity(answer.len());
+    let mut rest = answer;
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open..];
+        match parse_marker(after) {
+            Some((numbers, len)) => {
+                let valid: Vec<String> = numbers
+                    .into_iter()
+                    .filter(|n| (1..=n_passages).contains(n))
+                    .map(|n| n.to_string())
+                    .collect();
+                if valid.is_empty() {
+                    // Drop the space before a removed marker too: "text [9]." -> "text."
+                    if out.ends_with(' ') {
+                        out.pop();
+                    }
+                } else {
+                    out.push('[');
+                    out.push_str(&valid.join(", "));
+                    out.push(']');
+                }
+                rest = &after[len..];
+            }
+            None => {
+                out.push('[');
+                rest = &after[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn for_each_marker(text: &str, mut f: impl FnMut(Vec<usize>)) {
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open..];
+        match parse_marker(after) {
+            Some((numbers, len)) => {
+                f(numbers);
+                rest = &after[len..];
+            }
+            None => rest = &after[1..],
+        }
+    }
+}
+
+/// Parses `[1]` or `[1, 2]` at the start of `s`: the numbers and the marker's byte length.
+fn parse_marker(s: &str) -> Option<(Vec<usize>, usize)> {
+    let close = s.find(']')?;
+    let inner = &s[1..close];
+    if inner.is_empty() || inner.len() > 40 {
+        return None;
+    }
+    let numbers = inner
+        .split([',', ';'])
+        .map(|part| part.trim().parse::<usize>().ok())
+        .collect::<Option<Vec<_>>>()?;
+    Some((numbers, close + 1))
+}

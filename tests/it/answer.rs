@@ -1,0 +1,455 @@
+//! Answers: the four-part prompt (snapshots), fitting, citation mapping, chat history and
+//! feedback that survive a restart, and `lectern ask` end to end with the real model.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use lectern::answer::{Answerer, AskOptions, LlmSettings};
+use lectern::llm::{ChatMessage, Finish, Generation, Generator, LlmWorker, Sampling};
+use lectern::prompt::{self, Prompt, PromptPassage, Turn};
+use lectern::{Library, LlmError, Paths};
+
+use crate::cli::lectern;
+use crate::support::{TestLibrary, asset, models_dir, shared_pdf};
+
+/// A real paper (Zeileis, "Econometric Computing with HC and HAC Covariance Matrix
+/// Estimators", JSS, 21 pages) and a question whose best passages are on page 8.
+const PAPER: &str = "paper_sandwich_jss.pdf";
+const QUESTION: &str =
+    "How is the bandwidth of the quadratic spectral kernel chosen automatically?";
+const PAGE: i64 = 8;
+
+fn passage(document: &str, first: Option<i64>, last: Option<i64>, text: &str) -> PromptPassage {
+    PromptPassage {
+        document: document.into(),
+        first_page: first,
+        last_page: last,
+        text: text.into(),
+    }
+}
+
+fn sample_prompt() -> Prompt {
+    Prompt {
+        instruction: prompt::DEFAULT_INSTRUCTION.into(),
+        output_indicator: prompt::DEFAULT_OUTPUT_INDICATOR.into(),
+        passages: vec![
+            passage(
+                "lighthouses.pdf",
+                Some(2),
+                Some(2),
+                "Keepers trimmed the wick every four hours, which is why they were called wickies.",
+            ),
+            passage(
+                "debian-faq.pdf",
+                Some(14),
+                Some(15),
+                "  The stable distribution is released roughly every two years.\n",
+            ),
+            passage(
+                "notes.md",
+                None,
+                None,
+                "Lectern keeps everything on this machine.",
+            ),
+        ],
+        question: "  Why were keepers called wickies? ".into(),
+        history: vec![Turn {
+            user: "Context: …\n\nQuestion: What is a lighthouse?".into(),
+            assistant: "A tower with a lamp [1].".into(),
+        }],
+    }
+}
+
+fn transcript(messages: &[ChatMessage]) -> String {
+    messages
+        .iter()
+        .map(|m| format!("<{}>\n{}", m.role.as_str(), m.content))
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+#[test]
+fn the_prompt_has_four_named_parts() {
+    let p = sample_prompt();
+    insta::assert_snapshot!("prompt_full", transcript(&prompt::build(&p, 3, 1)));
+    insta::assert_snapshot!("prompt_no_passages", transcript(&prompt::build(&p, 0, 0)));
+}
+
+/// Counts a token per 4 bytes, like a rough tokenizer.
+fn rough_count(messages: &[ChatMessage]) -> Result<usize, LlmError> {
+    Ok(messages
+        .iter()
+        .map(|m| m.content.len().div_ceil(4) + 4)
+        .sum())
+}
+
+#[test]
+fn fitting_drops_old_turns_then_the_lowest_ranked_passages() {
+    let p = sample_prompt();
+    let all = rough_count(&prompt::build(&p, 3, 1)).expect("count");
+    let fitted = prompt::fit(&p, all, rough_count).expect("fits");
+    assert_eq!((fitted.n_passages, fitted.n_history), (3, 1));
+
+    let fitted = prompt::fit(&p, all - 1, rough_count).expect("fits");
+    assert_eq!(
+        (fitted.n_passages, fitted.n_history),
+        (3, 0),
+        "the old turn goes first"
+    );
+
+    let two = rough_count(&prompt::build(&p, 2, 0)).expect("count");
+    let fitted = prompt::fit(&p, two, rough_count).expect("fits");
+    assert_eq!((fitted.n_passages, fitted.n_history), (2, 0));
+    assert!(fitted.n_tokens <= two);
+    assert!(!fitted.user_message.contains("[3]"));
+
+    let bare = rough_count(&prompt::build(&p, 0, 0)).expect("count");
+    let err = prompt::fit(&p, bare - 1, rough_count).expect_err("nothing fits");
+    assert!(matches!(err, LlmError::PromptTooLong { .. }));
+}
+
+#[test]
+fn citation_markers_are_parsed_and_bad_ones_dropped() {
+    let answer = "Wickies trimmed wicks [2]. See also [1, 3][2] and [7]; not a marker: [x] [].";
+    assert_eq!(prompt::cited_numbers(answer, 3), vec![2, 1, 3]);
+    assert_eq!(prompt::cited_numbers(answer, 1), vec![1]);
+    assert_eq!(
+        prompt::cited_numbers("no citations", 3),
+        Vec::<usize>::new()
+    );
+    assert_eq!(
+        prompt::strip_invalid_markers(answer, 2),
+        "Wickies trimmed wicks [2]. See also [1][2] and; not a marker: [x] []."
+    );
+    assert_eq!(prompt::strip_invalid_markers("Only [9].", 2), "Only.");
+}
+
+/// A generator that answers with a fixed text, one word per piece.
+struct Scripted {
+    reply: String,
+}
+
+impl Generator for Scripted {
+    fn model_name(&self) -> &str {
+        "scripted"
+    }
+
+    fn n_ctx(&self) -> usize {
+        4096
+    }
+
+    fn count_tokens(&mut self, messages: &[ChatMessage]) -> Result<usize, LlmError> {
+        rough_count(messages)
+    }
+
+    fn generate(
+        &mut self,
+        messages: &[ChatMessage],
+        sampling: &Sampling,
+        cancel: &AtomicBool,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Generation, LlmError> {
+        let mut text = String::new();
+        let mut finish = Finish::EndOfText;
+        for (i, word) in self.reply.split_inclusive(' ').enumerate() {
+            if cancel.load(Ordering::Relaxed) || i >= sampling.max_tokens {
+                finish = Finish::Cancelled;
+                break;
+            }
+            text.push_str(word);
+            on_text(word);
+            // As slow as a small model, so a stop requested while reading the stream lands.
+            std::thread::sleep(std::time::Duration::from_millis(30));
+        }
+        Ok(Generation {
+            n_generated_tokens: text.split_inclusive(' ').count(),
+            text,
+            finish,
+            n_prompt_tokens: rough_count(messages)?,
+            n_reused_tokens: 0,
+            prompt_ms: 1.0,
+            first_token_ms: Some(2.0),
+            generation_ms: 3.0,
+        })
+    }
+}
+
+fn options(collection: &str, chat_id: Option<i64>) -> AskOptions {
+    AskOptions {
+        collection: collection.into(),
+        chat_id,
+        k: 3,
+        sampling: Sampling {
+            max_tokens: 100,
+            ..LlmSettings::default().sampling()
+        },
+        history_turns: 2,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn citations_map_to_pages_and_history_and_feedback_survive_a_restart() {
+    let t = TestLibrary::new().await;
+    let col = t.collection("Papers").await;
+    let report = t.ingest(col, &[shared_pdf(PAPER)], None).await;
+    assert_eq!(report.files[0].error.as_ref().map(|e| e.to_string()), None);
+
+    let llm = LlmWorker::spawn(|| {
+        Ok(Box::new(Scripted {
+            reply: "They trimmed the wick [1]. Ships saw the beam [2] [9].".into(),
+        }) as Box<dyn Generator>)
+    })
+    .expect("spawn");
+    let answerer = Answerer::new(t.library.db().clone(), t.retriever(), llm);
+    let mut streamed = String::new();
+    let answer = answerer
+        .ask(
+            &options("Papers", None),
+            QUESTION,
+            Arc::new(AtomicBool::new(false)),
+            |p| streamed.push_str(p),
+        )
+        .await
+        .expect("answer");
+    let m = &answer.message;
+    assert_eq!(
+        streamed,
+        "They trimmed the wick [1]. Ships saw the beam [2] [9]."
+    );
+    assert_eq!(
+        m.answer,
+        "They trimmed the wick [1]. Ships saw the beam [2]."
+    );
+    assert_eq!(m.passages.len(), 3);
+    // Each passage keeps its chunk's pages, as stored at ingest.
+    for p in &m.passages {
+        let chunks = t.library.db().passages(&[p.chunk_id]).await.expect("chunk");
+        assert_eq!(
+            (p.first_page, p.last_page),
+            (chunks[0].first_page, chunks[0].last_page)
+        );
+        assert_eq!(p.text, chunks[0].text);
+    }
+    assert_eq!(m.passages[0].first_page, Some(PAGE));
+    let cited: Vec<i64> = answer.citations().iter().map(|p| p.n).collect();
+    assert_eq!(cited, vec![1, 2]);
+    assert!(m.passages[0].cited && m.passages[1].cited && !m.passages[2].cited);
+
+    // A follow-up in the same chat carries the first turn, word for word.
+    let follow = answerer
+        .ask(
+            &options("Papers", Some(answer.chat.id)),
+            "And which function estimates it?",
+            Arc::new(AtomicBool::new(false)),
+            |_| {},
+        )
+        .await
+        .expect("follow-up");
+    assert_eq!(follow.chat.id, answer.chat.id);
+    let db = t.library.db();
+    db.set_feedback(follow.message.id, -1, Some("did not answer"))
+        .await
+        .expect("rate");
+    db.set_feedback(answer.message.id, 1, None)
+        .await
+        .expect("rate");
+    db.set_feedback(answer.message.id, 1, Some("good"))
+        .await
+        .expect("rate again replaces");
+    assert!(db.set_feedback(answer.message.id, 5, None).await.is_err());
+    drop(answerer);
+
+    // Reopen the library from its files.
+    db.close().await;
+    let reopened = Library::open(Paths {
+        data_dir: t.dir.path().to_owned(),
+        models_dir: models_dir(),
+    })
+    .await
+    .expect("reopen");
+    let db = reopened.db();
+    let chats = db.chats(col).await.expect("chats");
+    assert_eq!(chats.len(), 1);
+    assert_eq!(
+        chats[0].title,
+        "How is the bandwidth of the quadratic spectral kernel chosen…"
+    );
+    let messages = db.messages(chats[0].id).await.expect("messages");
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0], answer.message);
+    assert_eq!(messages[1].question, "And which function estimates it?");
+    // The follow-up's prompt repeated the first turn.
+    assert_eq!(messages[1].passages.len(), 3);
+    assert_eq!(messages[0].timings.first_token_ms, Some(2.0));
+    let rated = db.rated_messages().await.expect("rated");
+    assert_eq!(rated.len(), 2);
+    assert_eq!(rated[0].feedback.rating, 1);
+    assert_eq!(rated[0].feedback.comment.as_deref(), Some("good"));
+    assert_eq!(rated[1].feedback.comment.as_deref(), Some("did not answer"));
+    assert_eq!(rated[1].collection, "Papers");
+
+    // The passages stay with the answer after their document is gone.
+    reopened
+        .remove_document("Papers", PAPER)
+        .await
+        .expect("remove");
+    let kept = db.message(answer.message.id).await.expect("message");
+    assert_eq!(kept.passages, answer.message.passages);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_keeps_the_partial_answer() {
+    let t = TestLibrary::new().await;
+    let col = t.collection("Lights").await;
+    t.ingest(col, &[asset("sample-lighthouses.pdf")], None)
+        .await;
+    let llm = LlmWorker::spawn(|| {
+        Ok(Box::new(Scripted {
+            reply: "one two three four five six".into(),
+        }) as Box<dyn Generator>)
+    })
+    .expect("spawn");
+    let answerer = Answerer::new(t.library.db().clone(), t.retriever(), llm);
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let mut n = 0;
+    let answer = answerer
+        .ask(&options("Lights", None), "Count?", cancel, |_| {
+            n += 1;
+            if n == 2 {
+                flag.store(true, Ordering::Relaxed);
+            }
+        })
+        .await
+        .expect("answer");
+    assert!(answer.message.stopped());
+    assert_eq!(answer.message.answer, "one two");
+    let stored = t
+        .library
+        .db()
+        .message(answer.message.id)
+        .await
+        .expect("stored");
+    assert_eq!(stored.finish, "cancelled");
+}
+
+#[test]
+fn settings_are_checked() {
+    let mut s = LlmSettings::default();
+    s.apply("llm.threads", "3").expect("threads");
+    assert_eq!(s.sampling().threads, 3);
+    s.apply("llm.threads", "auto").expect("auto");
+    assert_eq!(s.threads, None);
+    assert!(s.apply("llm.threads", "0").is_err());
+    assert!(s.apply("llm.temperature", "-1").is_err());
+    assert!(s.apply("llm.top_p", "1.5").is_err());
+    assert!(s.apply("llm.n_ctx", "100").is_err());
+    assert!(s.apply("llm.bogus", "1").is_err());
+    s.apply("llm.seed", "42").expect("seed");
+    assert_eq!(s.get("llm.seed").as_deref(), Some("42"));
+}
+
+#[test]
+fn lectern_ask_answers_a_pdf_with_page_sources_through_the_cli() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path();
+    let paper = shared_pdf(PAPER);
+    let (rc, _) = lectern(data, &["ingest", "-c", "Papers", &paper.to_string_lossy()]);
+    assert_eq!(rc, 0);
+    let (rc, out) = lectern(data, &["settings", "llm.temperature", "0"]);
+    assert_eq!((rc, out[0]["value"].as_str()), (0, Some("0")));
+    lectern(data, &["settings", "llm.max_tokens", "48"]);
+
+    let (rc, out) = lectern(data, &["ask", "-c", "Papers", "--k", "3", QUESTION]);
+    assert_eq!(rc, 0, "{out:?}");
+    let a = &out[0];
+    assert!(!a["answer"].as_str().expect("answer").is_empty());
+    assert_eq!(a["stopped"], false);
+    assert_eq!(a["model"], lectern::models::DEFAULT_MODEL_FILE);
+    let sources = a["sources"].as_array().expect("sources");
+    assert_eq!(sources.len(), 3);
+    assert_eq!(sources[0]["n"], 1);
+    assert_eq!(sources[0]["document"], PAPER);
+    assert_eq!(sources[0]["page"], PAGE);
+    // Every source carries its chunk's pages as ingested.
+    let (_, chunks) = lectern(data, &["chunks", "-c", "Papers", PAPER]);
+    for s in sources {
+        let chunk = chunks
+            .iter()
+            .find(|c| c["chunk_id"] == s["chunk_id"])
+            .expect("source is a chunk of the paper");
+        assert_eq!(
+            (&s["page"], &s["last_page"]),
+            (&chunk["page"], &chunk["last_page"])
+        );
+        assert!(s["cited"].is_boolean());
+    }
+    // Every citation is one of the sources, marked cited there.
+    for c in a["citations"].as_array().expect("citations") {
+        let n = c["n"].as_i64().expect("n") as usize;
+        assert_eq!(sources[n - 1]["cited"], true);
+        assert_eq!(sources[n - 1]["page"], c["page"]);
+    }
+    let t = &a["timings"];
+    assert!(t["prompt_tokens"].as_i64().expect("prompt tokens") > 50);
+    assert!(t["first_token_ms"].as_f64().is_some());
+    assert!(t["tokens_per_s"].as_f64().expect("tokens/s") > 0.0);
+
+    // A follow-up in the same chat, then feedback and its export.
+    let chat = a["chat_id"].as_i64().expect("chat").to_string();
+    let (rc, out) = lectern(
+        data,
+        &[
+            "ask",
+            "-c",
+            "Papers",
+            "--chat",
+            &chat,
+            "Which function estimates it?",
+        ],
+    );
+    assert_eq!(rc, 0, "{out:?}");
+    assert_eq!(
+        out[0]["chat_id"].as_i64().map(|c| c.to_string()),
+        Some(chat.clone())
+    );
+    assert!(out[0]["timings"]["reused_prompt_tokens"].as_i64().is_some());
+    let message = a["message_id"].as_i64().expect("message").to_string();
+    let (rc, _) = lectern(
+        data,
+        &["feedback", "add", &message, "up", "--comment", "right page"],
+    );
+    assert_eq!(rc, 0);
+    let (rc, out) = lectern(data, &["feedback", "export"]);
+    assert_eq!(rc, 0);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0]["rating"], "up");
+    assert_eq!(out[0]["comment"], "right page");
+    assert_eq!(out[0]["collection"], "Papers");
+    assert_eq!(out[0]["message"]["question"], QUESTION);
+    assert!(
+        out[0]["message"]["sources"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("kernHAC"))
+    );
+    let (rc, out) = lectern(data, &["history", &chat]);
+    assert_eq!((rc, out.len()), (0, 2));
+
+    // Bad input: a clear error with a code, nothing stored.
+    let (rc, out) = lectern(data, &["ask", "-c", "Nope", "Anything?"]);
+    assert_eq!(rc, 1);
+    assert_eq!(out[0]["error"]["code"], "not_found");
+    let (rc, out) = lectern(
+        data,
+        &[
+            "ask",
+            "-c",
+            "Papers",
+            "--model",
+            "missing.gguf",
+            "Anything?",
+        ],
+    );
+    assert_eq!(rc, 1);
+    assert_eq!(out[0]["error"]["code"], "model_missing");
+}

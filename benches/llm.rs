@@ -5,8 +5,10 @@
 //! `cargo bench --bench llm -- engine [MODEL] [THREADS] [N_PROMPT] [N_GEN] [REPS]`
 //!   prompt processing of ~N_PROMPT tokens (fresh cache each time) and generation of N_GEN
 //!   tokens, through `Generator::generate` exactly as answers use it.
-//! `cargo bench --bench llm -- ask DATA_DIR COLLECTION QUESTIONS_FILE [THREADS]`
-//!   retrieval + prompt + first token for each question (one per line) of a real library.
+//! `cargo bench --bench llm -- ask DATA_DIR COLLECTION QUESTIONS [THREADS] [N]`
+//!   retrieval + prompt + first token for N questions (evenly spaced) of QUESTIONS, one per
+//!   line or JSON Lines with a "question" field (`../shared/data/qa/debian_faq.jsonl`), asked
+//!   of a real library.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,7 +29,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn engine() -> Result<(), Box<dyn std::error::Error>> {
     let models_dir = Paths::resolve(None).models_dir;
-    let model = arg(2).map_or_else(
+    let model = arg(2).filter(|s| !s.is_empty()).map_or_else(
         || models_dir.join(lectern::models::DEFAULT_MODEL_FILE),
         PathBuf::from,
     );
@@ -105,6 +107,18 @@ fn ask() -> Result<(), Box<dyn std::error::Error>> {
     let collection = arg(3).ok_or("COLLECTION")?;
     let questions = std::fs::read_to_string(arg(4).ok_or("QUESTIONS_FILE")?)?;
     let threads: usize = arg(5).map_or(Ok(2), |s| s.parse())?;
+    let n_questions: usize = arg(6).map_or(Ok(10), |s| s.parse())?;
+    let all: Vec<String> = questions
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
+            Ok(v) => v["question"].as_str().unwrap_or_default().to_owned(),
+            Err(_) => l.to_owned(),
+        })
+        .filter(|q| !q.is_empty())
+        .collect();
+    let step = (all.len() / n_questions.max(1)).max(1);
+    let picked: Vec<&String> = all.iter().step_by(step).take(n_questions).collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -118,7 +132,7 @@ fn ask() -> Result<(), Box<dyn std::error::Error>> {
         let mut retrieval = Vec::new();
         let mut prompt_tokens = Vec::new();
         let mut tps = Vec::new();
-        for q in questions.lines().filter(|l| !l.trim().is_empty()) {
+        for q in picked {
             let options = AskOptions {
                 collection: collection.clone(),
                 chat_id: None,

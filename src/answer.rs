@@ -65,54 +65,21 @@ impl LlmSettings {
         let bad = || DbError::InvalidInput(format!("{key}: {value:?} is not a valid value"));
         let auto = matches!(value, "auto" | "random" | "");
         match key {
-            "llm.threads" => {
-                self.threads = if auto {
-                    None
-                } else {
-                    Some(
-                        value
-                            .parse()
-                            .ok()
-                            .filter(|n| (1..=256).contains(n))
-                            .ok_or_else(bad)?,
-                    )
-                }
-            }
-            "llm.n_ctx" => {
-                self.n_ctx = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (512..=1 << 20).contains(n))
-                    .ok_or_else(bad)?
-            }
+            "llm.threads" if auto => self.threads = None,
+            "llm.threads" => self.threads = Some(parse_within(value, 1..=256).ok_or_else(bad)?),
+            "llm.n_ctx" => self.n_ctx = parse_within(value, 512..=1 << 20).ok_or_else(bad)?,
             "llm.max_tokens" => {
-                self.max_tokens = value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1 << 16).contains(n))
-                    .ok_or_else(bad)?
+                self.max_tokens = parse_within(value, 1..=1 << 16).ok_or_else(bad)?
             }
             "llm.temperature" => {
-                self.temperature = value
-                    .parse()
-                    .ok()
-                    .filter(|t: &f32| (0.0..=5.0).contains(t))
-                    .ok_or_else(bad)?
+                self.temperature = parse_within(value, 0.0..=5.0).ok_or_else(bad)?
             }
+            // top-p 0 would keep no token at all.
             "llm.top_p" => {
-                self.top_p = value
-                    .parse()
-                    .ok()
-                    .filter(|p: &f32| *p > 0.0 && *p <= 1.0)
-                    .ok_or_else(bad)?
+                self.top_p = parse_within(value, f32::MIN_POSITIVE..=1.0).ok_or_else(bad)?
             }
-            "llm.seed" => {
-                self.seed = if auto {
-                    None
-                } else {
-                    Some(value.parse().map_err(|_| bad())?)
-                }
-            }
+            "llm.seed" if auto => self.seed = None,
+            "llm.seed" => self.seed = Some(value.parse().map_err(|_| bad())?),
             _ => {
                 return Err(DbError::InvalidInput(format!(
                     "unknown setting {key:?} (known: {})",
@@ -160,6 +127,13 @@ impl LlmSettings {
             }),
         }
     }
+}
+
+fn parse_within<T: std::str::FromStr + PartialOrd>(
+    value: &str,
+    range: std::ops::RangeInclusive<T>,
+) -> Option<T> {
+    value.parse().ok().filter(|v| range.contains(v))
 }
 
 /// What to ask and how.

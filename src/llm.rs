@@ -603,49 +603,25 @@ impl AnswerStream {
 impl LlmWorker {
     /// Loads a GGUF model with llama.cpp on a new thread; returns once it is loaded.
     pub fn llama(settings: EngineSettings) -> Result<Self, LlmError> {
-        let (tx, rx) = std::sync::mpsc::channel::<Request>();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let thread_settings = settings.clone();
-        std::thread::Builder::new()
-            .name("lectern-llm".into())
-            .spawn(move || {
-                let path = &thread_settings.model_path;
-                // Answers name the file: GGUF `general.name` is often a training-run label.
-                let name = path.file_name().map_or_else(
-                    || path.display().to_string(),
-                    |n| n.to_string_lossy().into_owned(),
-                );
-                let loaded = LlamaEngine::load_model(path).map(|model| (model, name));
-                let (model, name) = match loaded {
-                    Ok(m) => m,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let mut engine = match LlamaEngine::new(&model, name, thread_settings.n_ctx) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let _ = ready_tx.send(Ok((
-                    engine.model_name().to_owned(),
-                    engine.n_ctx(),
-                    engine.has_chat_template(),
-                )));
-                serve(&mut engine, rx);
-            })
-            .map_err(|e| LlmError::Backend(format!("cannot start the model thread: {e}")))?;
-        let (model_name, n_ctx, model_template) =
-            ready_rx.recv().map_err(|_| LlmError::WorkerGone)??;
-        Ok(Self {
-            requests: tx,
-            model_name,
-            n_ctx,
-            model_template,
-            settings: Some(settings),
+        let path = settings.model_path.clone();
+        let n_ctx = settings.n_ctx;
+        Self::start(Some(settings), move |ready| {
+            // Answers name the file: GGUF `general.name` is often a training-run label.
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            let model = match LlamaEngine::load_model(&path) {
+                Ok(m) => m,
+                Err(e) => return ready.fail(e),
+            };
+            match LlamaEngine::new(&model, name, n_ctx) {
+                Ok(mut engine) => {
+                    let model_template = engine.has_chat_template();
+                    ready.serve(&mut engine, model_template);
+                }
+                Err(e) => ready.fail(e),
+            }
         })
     }
 
@@ -654,22 +630,27 @@ impl LlmWorker {
     where
         F: FnOnce() -> Result<Box<dyn Generator>, LlmError> + Send + 'static,
     {
-        let (tx, rx) = std::sync::mpsc::channel::<Request>();
+        Self::start(None, move |ready| match make() {
+            Ok(mut generator) => ready.serve(generator.as_mut(), true),
+            Err(e) => ready.fail(e),
+        })
+    }
+
+    /// Starts the model's thread, which runs `body`; returns once `body` has reported that
+    /// its generator is ready to serve, or why it is not.
+    fn start<F>(settings: Option<EngineSettings>, body: F) -> Result<Self, LlmError>
+    where
+        F: FnOnce(Ready) + Send + 'static,
+    {
+        let (tx, requests) = std::sync::mpsc::channel::<Request>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("lectern-llm".into())
-            .spawn(move || match make() {
-                Ok(mut generator) => {
-                    let _ = ready_tx.send(Ok((
-                        generator.model_name().to_owned(),
-                        generator.n_ctx(),
-                        true,
-                    )));
-                    serve(generator.as_mut(), rx);
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                }
+            .spawn(move || {
+                body(Ready {
+                    ready: ready_tx,
+                    requests,
+                })
             })
             .map_err(|e| LlmError::Backend(format!("cannot start the model thread: {e}")))?;
         let (model_name, n_ctx, model_template) =
@@ -679,7 +660,7 @@ impl LlmWorker {
             model_name,
             n_ctx,
             model_template,
-            settings: None,
+            settings,
         })
     }
 
@@ -735,6 +716,30 @@ impl LlmWorker {
             })
             .map_err(|_| LlmError::WorkerGone)?;
         Ok(AnswerStream { pieces, result })
+    }
+}
+
+/// The model thread's side of start-up: report the loaded generator (then serve requests until
+/// every handle is dropped) or the failure.
+struct Ready {
+    ready: std::sync::mpsc::Sender<Result<(String, usize, bool), LlmError>>,
+    requests: std::sync::mpsc::Receiver<Request>,
+}
+
+impl Ready {
+    fn serve(self, generator: &mut dyn Generator, model_template: bool) {
+        let meta = (
+            generator.model_name().to_owned(),
+            generator.n_ctx(),
+            model_template,
+        );
+        if self.ready.send(Ok(meta)).is_ok() {
+            serve(generator, self.requests);
+        }
+    }
+
+    fn fail(self, error: LlmError) {
+        let _ = self.ready.send(Err(error));
     }
 }
 

@@ -453,3 +453,92 @@ fn lectern_ask_answers_a_pdf_with_page_sources_through_the_cli() {
     assert_eq!(rc, 1);
     assert_eq!(out[0]["error"]["code"], "model_missing");
 }
+
+#[test]
+fn chat_follow_ups_reuse_the_cache_and_ctrl_c_keeps_a_partial_answer() {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path();
+    let paper = shared_pdf(PAPER);
+    let (rc, _) = lectern(data, &["ingest", "-c", "Papers", &paper.to_string_lossy()]);
+    assert_eq!(rc, 0);
+    lectern(data, &["settings", "llm.temperature", "0"]);
+    lectern(data, &["settings", "llm.max_tokens", "24"]);
+    // An edited instruction reaches the prompt; reset restores the default.
+    let (rc, out) = lectern(
+        data,
+        &["prompt", "-c", "Papers", "--instruction", "Be brief."],
+    );
+    assert_eq!(
+        (rc, &out[0]["instruction"]),
+        (0, &serde_json::json!("Be brief."))
+    );
+    assert_eq!(out[0]["output_indicator_is_default"], true);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lectern"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--json", "chat", "-c", "Papers", "--k", "2"])
+        .env("LECTERN_MODELS_DIR", models_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start chat");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{QUESTION}\nWhich function estimates it?\n\n").as_bytes())
+        .expect("write questions");
+    let output = child.wait_with_output().expect("chat");
+    assert!(output.status.success());
+    let answers: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    assert_eq!(answers[0]["chat_id"], answers[1]["chat_id"]);
+    // The second turn's prompt starts with the whole first turn, already in the model's cache.
+    let first_prompt = answers[0]["timings"]["prompt_tokens"]
+        .as_i64()
+        .expect("tokens");
+    let reused = answers[1]["timings"]["reused_prompt_tokens"]
+        .as_i64()
+        .expect("reused");
+    assert!(
+        reused >= first_prompt,
+        "reused {reused}, first prompt {first_prompt}"
+    );
+
+    lectern(data, &["prompt", "-c", "Papers", "--reset"]);
+    lectern(data, &["settings", "llm.max_tokens", "400"]);
+    // Ctrl-C while the answer streams: the process stays up, keeps and stores what came.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lectern"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["ask", "-c", "Papers", "Write a long summary of the paper."])
+        .env("LECTERN_MODELS_DIR", models_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start ask");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).expect("the answer starts");
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("read the rest");
+    assert!(child.wait().expect("wait").success());
+    assert!(rest.contains("(stopped)"), "{rest}");
+    let (_, chats) = lectern(data, &["chats", "-c", "Papers"]);
+    let newest = chats[0]["id"].as_i64().expect("chat").to_string();
+    let (_, history) = lectern(data, &["history", &newest]);
+    assert_eq!(history[0]["stopped"], true);
+    assert!(history[0]["timings"]["answer_tokens"].as_i64().expect("n") < 400);
+}

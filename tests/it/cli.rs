@@ -8,12 +8,17 @@ use serde_json::Value;
 use crate::support::{asset, models_dir, shared_pdf};
 
 pub fn lectern(data_dir: &Path, args: &[&str]) -> (i32, Vec<Value>) {
+    lectern_with_models(data_dir, &models_dir(), args)
+}
+
+/// `lectern --json` with its own data and models folders; its exit code and output lines.
+pub fn lectern_with_models(data_dir: &Path, models_dir: &Path, args: &[&str]) -> (i32, Vec<Value>) {
     let output = Command::new(env!("CARGO_BIN_EXE_lectern"))
         .arg("--data-dir")
         .arg(data_dir)
         .arg("--json")
         .args(args)
-        .env("LECTERN_MODELS_DIR", models_dir())
+        .env("LECTERN_MODELS_DIR", models_dir)
         .output()
         .expect("run lectern");
     let stdout = String::from_utf8(output.stdout).expect("utf-8 output");

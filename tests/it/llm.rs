@@ -277,14 +277,18 @@ async fn fitted_prompts_never_exceed_the_context_and_keep_whole_passages() {
                 i + 1
             );
         }
-        // The model itself agrees with the count: generating one token fits.
-        let (_, generation) = llm
-            .answer(prompt, greedy(reserve), Arc::new(AtomicBool::new(false)))
-            .expect("start")
-            .finish(|_| {})
-            .await
-            .expect("generation fits");
-        assert!(generation.n_prompt_tokens + reserve <= n_ctx);
+        // The model itself agrees with the count: the fitted prompt decodes, with room left
+        // for the answer (checked on some cases; stopped after the first token to save time).
+        if case % 8 == 0 {
+            let cancel = Arc::new(AtomicBool::new(false));
+            let (_, generation) = llm
+                .answer(prompt, greedy(reserve), cancel.clone())
+                .expect("start")
+                .finish(|_| cancel.store(true, Ordering::Relaxed))
+                .await
+                .expect("generation fits");
+            assert!(generation.n_prompt_tokens + reserve <= n_ctx);
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use lectern::models;
 
+use crate::cli::lectern_with_models;
 use crate::llm::smollm2;
 
 /// Serves one file at `/model.gguf` with range support. The first response is cut after
@@ -145,21 +146,7 @@ fn models_are_listed_imported_and_selected_through_the_cli() {
     let data = dir.path().join("data");
     let models_dir = dir.path().join("models");
     std::fs::create_dir_all(&models_dir).expect("mkdir");
-    let run = |args: &[&str]| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_lectern"))
-            .arg("--data-dir")
-            .arg(&data)
-            .arg("--json")
-            .args(args)
-            .env("LECTERN_MODELS_DIR", &models_dir)
-            .output()
-            .expect("run lectern");
-        let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("json"))
-            .collect();
-        (output.status.code().unwrap_or(-1), lines)
-    };
+    let run = |args: &[&str]| lectern_with_models(&data, &models_dir, args);
     let (rc, out) = run(&["models", "list"]);
     assert_eq!((rc, out.len()), (0, 0));
 

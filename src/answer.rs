@@ -160,10 +160,7 @@ pub struct Answer {
 impl Answer {
     /// Passages the answer cites, in the order it first cites them.
     pub fn citations(&self) -> Vec<&StoredPassage> {
-        prompt::cited_numbers(&self.message.answer, self.message.passages.len())
-            .into_iter()
-            .filter_map(|n| self.message.passages.iter().find(|p| p.n == n as i64))
-            .collect()
+        self.message.citations()
     }
 }
 

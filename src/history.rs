@@ -61,6 +61,14 @@ impl Message {
     pub fn stopped(&self) -> bool {
         self.finish == "cancelled"
     }
+
+    /// Passages the answer cites, in the order it first cites them.
+    pub fn citations(&self) -> Vec<&StoredPassage> {
+        crate::prompt::cited_numbers(&self.answer, self.passages.len())
+            .into_iter()
+            .filter_map(|n| self.passages.iter().find(|p| p.n == n as i64))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -205,13 +205,6 @@ fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-fn cited_passages(m: &Message) -> Vec<&StoredPassage> {
-    lectern::prompt::cited_numbers(&m.answer, m.passages.len())
-        .into_iter()
-        .filter_map(|n| m.passages.iter().find(|p| p.n == n as i64))
-        .collect()
-}
-
 /// Prints download progress on stderr (nothing in JSON mode).
 #[derive(Debug)]
 pub struct DownloadBar {
@@ -329,7 +322,7 @@ impl Out {
 
     pub fn history_message(&self, m: &Message) {
         if self.json {
-            self.line(&answer_json(m, cited_passages(m), false));
+            self.line(&answer_json(m, m.citations(), false));
         } else {
             println!("#{} Q: {}", m.id, m.question);
             println!(
@@ -337,7 +330,7 @@ impl Out {
                 m.answer,
                 if m.stopped() { " (stopped)" } else { "" }
             );
-            for p in cited_passages(m) {
+            for p in m.citations() {
                 println!(
                     "   [{}] {}, {}",
                     p.n,
@@ -356,7 +349,7 @@ impl Out {
             "rating": if r.feedback.rating > 0 { "up" } else { "down" },
             "comment": r.feedback.comment,
             "rated_at": r.feedback.created_at,
-            "message": answer_json(&r.message, cited_passages(&r.message), true),
+            "message": answer_json(&r.message, r.message.citations(), true),
         }));
     }
 

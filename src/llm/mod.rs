@@ -1,0 +1,134 @@
+//! Text generation: the [`Generator`] seam and the types it speaks, its llama.cpp
+//! implementation (`llama`), and [`LlmWorker`], the thread that owns a loaded model and streams
+//! answers back over channels (`worker`).
+
+mod llama;
+mod worker;
+
+use std::sync::atomic::AtomicBool;
+
+pub use llama::{EngineSettings, LlamaEngine, Utf8Stream, render_fallback};
+pub use worker::{AnswerStream, LlmWorker};
+
+use crate::error::LlmError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::User => "user",
+            Self::Assistant => "assistant",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+/// How one answer is sampled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sampling {
+    pub max_tokens: usize,
+    /// 0 means greedy (deterministic).
+    pub temperature: f32,
+    pub top_p: f32,
+    /// `None`: a fresh random seed per answer.
+    pub seed: Option<u32>,
+    /// Decoding threads for this answer.
+    pub threads: usize,
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// The model ended its answer.
+    EndOfText,
+    MaxTokens,
+    /// The context window is full.
+    ContextFull,
+    /// The caller's cancel flag was set; the text so far is kept.
+    Cancelled,
+}
+
+/// A finished (or stopped) generation with its measurements.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generation {
+    pub text: String,
+    pub finish: Finish,
+    pub n_prompt_tokens: usize,
+    /// Prompt tokens whose keys and values were already in the cache from an earlier turn.
+    pub n_reused_tokens: usize,
+    pub n_generated_tokens: usize,
+    pub prompt_ms: f64,
+    /// From the start of the request to the first piece of text.
+    pub first_token_ms: Option<f64>,
+    pub generation_ms: f64,
+}
+
+impl Generation {
+    pub fn tokens_per_s(&self) -> f64 {
+        if self.generation_ms > 0.0 {
+            self.n_generated_tokens as f64 * 1000.0 / self.generation_ms
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Something that turns chat messages into text. Implemented by llama.cpp below; tests of the
+/// answer pipeline may use a scripted one.
+pub trait Generator {
+    fn model_name(&self) -> &str;
+    /// The context window in tokens: prompt and answer together must fit in it.
+    fn n_ctx(&self) -> usize;
+    /// Tokens the messages take once rendered with the chat template, the assistant's header
+    /// included.
+    fn count_tokens(&mut self, messages: &[ChatMessage]) -> Result<usize, LlmError>;
+    /// Generates the assistant's reply, calling `on_text` with each piece of valid UTF-8 as it
+    /// is decoded. Checks `cancel` between tokens.
+    fn generate(
+        &mut self,
+        messages: &[ChatMessage],
+        sampling: &Sampling,
+        cancel: &AtomicBool,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Generation, LlmError>;
+}
+
+/// Decoding threads when the user has not chosen: all cores when the machine is quiet, half
+/// when something else (indexing) keeps it busy. Measured on 2 cores: with an ingest running,
+/// 2 decoding threads fell to 3–7 tokens/s while 1 thread held 30–40, because llama.cpp's
+/// threads wait on each other and one descheduled thread stalls every token.
+pub fn auto_threads(n_cores: usize, busy: bool) -> usize {
+    let n_cores = n_cores.max(1);
+    let n = if busy { n_cores / 2 } else { n_cores };
+    // Past 8 threads a CPU decode is bound by memory bandwidth, not cores.
+    n.clamp(1, 8)
+}
+
+/// Whether the machine is busy: the one-minute load average (Linux) against the core count.
+pub fn machine_busy(n_cores: usize) -> bool {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .is_some_and(|load| load >= n_cores as f64 * 0.5)
+}

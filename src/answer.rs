@@ -23,6 +23,8 @@ pub struct LlmSettings {
     pub top_p: f32,
     /// `None`: a random seed per answer.
     pub seed: Option<u32>,
+    /// Passages retrieved per question (fewer reach the prompt when they do not fit).
+    pub k: usize,
 }
 
 impl Default for LlmSettings {
@@ -34,18 +36,20 @@ impl Default for LlmSettings {
             temperature: 0.2,
             top_p: 0.9,
             seed: None,
+            k: 6,
         }
     }
 }
 
 /// The settings' keys, as `lectern settings` shows them.
-pub const SETTING_KEYS: [&str; 6] = [
+pub const SETTING_KEYS: [&str; 7] = [
     "llm.threads",
     "llm.n_ctx",
     "llm.max_tokens",
     "llm.temperature",
     "llm.top_p",
     "llm.seed",
+    "retrieval.k",
 ];
 
 impl LlmSettings {
@@ -80,6 +84,7 @@ impl LlmSettings {
             }
             "llm.seed" if auto => self.seed = None,
             "llm.seed" => self.seed = Some(value.parse().map_err(|_| bad())?),
+            "retrieval.k" => self.k = parse_within(value, 1..=50).ok_or_else(bad)?,
             _ => {
                 return Err(DbError::InvalidInput(format!(
                     "unknown setting {key:?} (known: {})",
@@ -109,6 +114,7 @@ impl LlmSettings {
             "llm.temperature" => self.temperature.to_string(),
             "llm.top_p" => self.top_p.to_string(),
             "llm.seed" => self.seed.map_or_else(|| "random".into(), |n| n.to_string()),
+            "retrieval.k" => self.k.to_string(),
             _ => return None,
         })
     }
@@ -135,6 +141,10 @@ fn parse_within<T: std::str::FromStr + PartialOrd>(
 ) -> Option<T> {
     value.parse().ok().filter(|v| range.contains(v))
 }
+
+/// Earlier turns repeated in a follow-up's prompt: enough for "and what about …?", few
+/// enough to leave room for the passages.
+pub const HISTORY_TURNS: usize = 2;
 
 /// What to ask and how.
 #[derive(Debug, Clone)]

@@ -301,6 +301,16 @@ impl Db {
             .collect::<Result<_, _>>()?)
     }
 
+    pub async fn document(&self, document_id: i64) -> Result<Document, DbError> {
+        let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = ?");
+        let row = sqlx::query(&sql)
+            .bind(document_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| DbError::NoSuchDocument(document_id.to_string()))?;
+        Ok(document_from_row(&row)?)
+    }
+
     /// The document of this collection with these bytes, if any.
     pub async fn document_by_hash(
         &self,

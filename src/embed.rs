@@ -19,6 +19,13 @@ pub const DEFAULT_MODEL: &str = "all-MiniLM-L6-v2";
 pub const MAX_SEQUENCE_TOKENS: usize = 256;
 /// Batches of 16–32 are as fast as larger ones and keep memory low (256 took 8–21 GB here).
 pub const BATCH_SIZE: usize = 32;
+const MODEL_FILES: [&str; 5] = [
+    "model.onnx",
+    "tokenizer.json",
+    "config.json",
+    "special_tokens_map.json",
+    "tokenizer_config.json",
+];
 const ORT_LIBRARY: &str = "onnxruntime/libonnxruntime.so.1.24.4";
 
 /// Turns texts into L2-normalised vectors. Implementations block; run them on an
@@ -48,6 +55,13 @@ impl ModelFiles {
 
     pub fn default_in(models_dir: &Path) -> Self {
         Self::new(models_dir, DEFAULT_MODEL)
+    }
+
+    /// Every file loading the model reads, the runtime library first.
+    pub fn required_files(&self) -> Vec<PathBuf> {
+        let mut files = vec![self.runtime_library.clone()];
+        files.extend(MODEL_FILES.iter().map(|f| self.dir.join(f)));
+        files
     }
 
     fn read(&self, file: &str) -> Result<Vec<u8>, EmbedError> {

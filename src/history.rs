@@ -301,6 +301,26 @@ impl Db {
         })
     }
 
+    /// The ratings of a chat's answers.
+    pub async fn chat_feedback(&self, chat_id: i64) -> Result<Vec<Feedback>, DbError> {
+        let rows = sqlx::query_as::<_, (i64, i64, Option<String>, i64)>(
+            "SELECT f.message_id, f.rating, f.comment, f.created_at FROM feedback f \
+             JOIN messages m ON m.id = f.message_id WHERE m.chat_id = ? ORDER BY f.message_id",
+        )
+        .bind(chat_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(message_id, rating, comment, created_at)| Feedback {
+                message_id,
+                rating,
+                comment,
+                created_at,
+            })
+            .collect())
+    }
+
     /// Every rated answer, oldest first.
     pub async fn rated_messages(&self) -> Result<Vec<RatedMessage>, DbError> {
         let rows = sqlx::query(

@@ -294,6 +294,14 @@ impl CollectionIndex {
         }
         Ok(true)
     }
+
+    /// Rebuilds the graph from the vectors stored in SQLite (the user's "re-index"): the
+    /// current graph serves until the new one is in place, then it is saved.
+    pub async fn rebuild(&self, db: &Db, collection_id: i64) -> Result<(), IndexError> {
+        let items = db.chunk_vectors(collection_id, None).await?;
+        self.call(|r| Request::Rebuild(items, r)).await?;
+        self.save().await
+    }
 }
 
 fn current_generation(dir: &Path) -> Option<(u64, PathBuf)> {

@@ -64,6 +64,8 @@ pub struct FileOutcome {
 pub enum IngestEvent {
     Planned {
         files: Vec<PathBuf>,
+        /// Each file's size, in `files` order.
+        file_bytes: Vec<u64>,
         total_bytes: u64,
     },
     Extracting {
@@ -82,7 +84,25 @@ pub enum IngestEvent {
     Finished {
         file_idx: usize,
         status: FileStatus,
+        /// Why the file failed, so a shell can show it at once rather than at the end.
+        error: Option<FileError>,
     },
+}
+
+/// A failed file's error as a shell shows it: [`IngestError::code`] and its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl From<&IngestError> for FileError {
+    fn from(e: &IngestError) -> Self {
+        Self {
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
 }
 
 /// Wall time spent in each stage, summed over files. Stages overlap, so the sum can exceed
@@ -183,14 +203,15 @@ impl Ingester {
             }
         };
         let files = expand_inputs(inputs);
-        let total_bytes = files
+        // Sizes let a shell weigh each file's share of the work (0 for an unreadable one).
+        let file_bytes: Vec<u64> = files
             .iter()
-            .filter_map(|f| std::fs::metadata(f).ok())
-            .map(|m| m.len())
-            .sum();
+            .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+            .collect();
         emit(IngestEvent::Planned {
             files: files.clone(),
-            total_bytes,
+            total_bytes: file_bytes.iter().sum(),
+            file_bytes,
         });
 
         let mut timings = StageTimings::default();
@@ -252,6 +273,7 @@ impl Ingester {
                 emit(IngestEvent::Finished {
                     file_idx,
                     status: outcome.status,
+                    error: outcome.error.as_ref().map(FileError::from),
                 });
                 done.push((file_idx, outcome));
             }

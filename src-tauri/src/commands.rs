@@ -1,0 +1,416 @@
+//! The commands the UI calls: each parses its arguments, calls the core and converts the
+//! result to boundary types. Long work (ingest, re-index) runs as a job that reports through
+//! [`IngestProgress`] events and can be cancelled.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use lectern::answer::{AskOptions, HISTORY_TURNS, LlmSettings, SETTING_KEYS};
+use lectern::history::PromptParts;
+use lectern::ingest::FileStatus;
+use lectern::{models, prompt};
+use tauri::ipc::Channel;
+use tauri::{AppHandle, State};
+use tauri_specta::Event;
+
+use crate::ipc::{
+    AnswerEvent, AppStatus, ChatView, CollectionView, DocumentView, ErrorCode, IngestProgress,
+    IngestUpdate, IpcError, IpcResult, MessageView, ModelView, PromptView, SettingValue,
+    SettingsView,
+};
+use crate::state::App;
+
+#[tauri::command]
+#[specta::specta]
+pub async fn app_status(app: State<'_, App>) -> IpcResult<AppStatus> {
+    let paths = app.library.paths();
+    Ok(AppStatus {
+        data_dir: paths.data_dir.display().to_string(),
+        models_dir: paths.models_dir.display().to_string(),
+        missing: app
+            .library
+            .missing_parts()
+            .await
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+// --- collections and documents ---------------------------------------------------------------
+
+#[tauri::command]
+#[specta::specta]
+pub async fn list_collections(app: State<'_, App>) -> IpcResult<Vec<CollectionView>> {
+    let collections = app.library.db().collections().await?;
+    Ok(collections.into_iter().map(Into::into).collect())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn create_collection(app: State<'_, App>, name: String) -> IpcResult<CollectionView> {
+    Ok(app.library.db().create_collection(name.trim()).await?.into())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn rename_collection(app: State<'_, App>, name: String, new_name: String) -> IpcResult<()> {
+    Ok(app
+        .library
+        .db()
+        .rename_collection(&name, new_name.trim())
+        .await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn delete_collection(app: State<'_, App>, name: String) -> IpcResult<()> {
+    Ok(app.library.delete_collection(&name).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn list_documents(app: State<'_, App>, collection: String) -> IpcResult<Vec<DocumentView>> {
+    let db = app.library.db();
+    let collection = db.collection(&collection).await?;
+    let documents = db.documents(collection.id).await?;
+    Ok(documents.into_iter().map(Into::into).collect())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn remove_document(
+    app: State<'_, App>,
+    collection: String,
+    document_id: i64,
+) -> IpcResult<DocumentView> {
+    let doc = app
+        .library
+        .remove_document(&collection, &document_id.to_string())
+        .await?;
+    Ok(doc.into())
+}
+
+/// Adds files and folders to a collection as a job; returns its id at once. Progress arrives
+/// as [`IngestProgress`] events, the last one `finished`.
+#[tauri::command]
+#[specta::specta]
+pub async fn start_ingest(
+    app: State<'_, App>,
+    handle: AppHandle,
+    collection: String,
+    paths: Vec<String>,
+    password: Option<String>,
+) -> IpcResult<u32> {
+    let collection_id = app.library.db().collection(&collection).await?.id;
+    let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
+    Ok(spawn_ingest(&app, handle, collection, collection_id, paths, password, false))
+}
+
+/// Re-reads every document of a collection from its file (unchanged files are skipped,
+/// changed ones replaced) and rebuilds the vector index from the database, as a job.
+#[tauri::command]
+#[specta::specta]
+pub async fn reindex_collection(
+    app: State<'_, App>,
+    handle: AppHandle,
+    collection: String,
+) -> IpcResult<u32> {
+    let db = app.library.db();
+    let collection_id = db.collection(&collection).await?.id;
+    let paths = db
+        .documents(collection_id)
+        .await?
+        .into_iter()
+        .map(|d| PathBuf::from(d.source_path))
+        .collect();
+    Ok(spawn_ingest(&app, handle, collection, collection_id, paths, None, true))
+}
+
+fn spawn_ingest(
+    app: &App,
+    handle: AppHandle,
+    collection: String,
+    collection_id: i64,
+    paths: Vec<PathBuf>,
+    password: Option<String>,
+    rebuild_index: bool,
+) -> u32 {
+    let job_id = app.next_id();
+    let cancel = app.register_job(job_id);
+    let send = {
+        let handle = handle.clone();
+        let collection = collection.clone();
+        move |update: IngestUpdate| {
+            let _ = IngestProgress {
+                job_id,
+                collection: collection.clone(),
+                update,
+            }
+            .emit(&handle);
+        }
+    };
+    tauri::async_runtime::spawn(async move {
+        let app = tauri::Manager::state::<App>(&handle);
+        send(IngestUpdate::Queued);
+        let _turn = app.ingest_turn.lock().await;
+        let started = Instant::now();
+        let ingester = match app.ingester().await {
+            Ok(ingester) => ingester.clone(),
+            Err(e) => {
+                send(IngestUpdate::Failed {
+                    error: IpcError::from(e),
+                });
+                app.finish_job(job_id);
+                return;
+            }
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let forward = {
+            let send = send.clone();
+            tauri::async_runtime::spawn(async move {
+                while let Some(event) = rx.recv().await {
+                    send(IngestUpdate::from_core(event));
+                }
+            })
+        };
+        let report = ingester
+            .ingest(collection_id, &paths, password.as_deref(), Some(tx), &cancel)
+            .await;
+        let _ = forward.await;
+        if rebuild_index && !cancel.is_cancelled() {
+            if let Err(e) = app.library.reindex(&collection).await {
+                send(IngestUpdate::Failed {
+                    error: IpcError::from(e),
+                });
+            }
+        }
+        let count = |status| u32::try_from(report.count(status)).unwrap_or(u32::MAX);
+        send(IngestUpdate::Finished {
+            n_indexed: count(FileStatus::Indexed),
+            n_skipped: count(FileStatus::Skipped),
+            n_failed: count(FileStatus::Failed),
+            cancelled: cancel.is_cancelled(),
+            seconds: started.elapsed().as_secs_f64(),
+        });
+        app.finish_job(job_id);
+    });
+    job_id
+}
+
+/// Asks a running job to stop after its current batch; false when it has already finished.
+#[tauri::command]
+#[specta::specta]
+pub fn cancel_job(app: State<'_, App>, job_id: u32) -> bool {
+    app.cancel_job(job_id)
+}
+
+// --- chats -----------------------------------------------------------------------------------
+
+#[tauri::command]
+#[specta::specta]
+pub async fn list_chats(app: State<'_, App>, collection: String) -> IpcResult<Vec<ChatView>> {
+    let db = app.library.db();
+    let collection = db.collection(&collection).await?;
+    Ok(db.chats(collection.id).await?.into_iter().map(Into::into).collect())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn chat_messages(app: State<'_, App>, chat_id: i64) -> IpcResult<Vec<MessageView>> {
+    let db = app.library.db();
+    let feedback = db.chat_feedback(chat_id).await?;
+    let messages = db.messages(chat_id).await?;
+    Ok(messages
+        .iter()
+        .map(|m| MessageView::new(m, feedback.iter().find(|f| f.message_id == m.id)))
+        .collect())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn delete_chat(app: State<'_, App>, chat_id: i64) -> IpcResult<()> {
+    Ok(app.library.db().delete_chat(chat_id).await?)
+}
+
+/// Answers a question about a collection, in a new chat or `chat_id`'s. Text streams through
+/// `on_event` (first [`AnswerEvent::Started`] with the id [`stop_answer`] takes); the stored
+/// answer with its passages is returned at the end, also when stopped.
+#[tauri::command]
+#[specta::specta]
+pub async fn ask(
+    app: State<'_, App>,
+    collection: String,
+    chat_id: Option<i64>,
+    question: String,
+    on_event: Channel<AnswerEvent>,
+) -> IpcResult<MessageView> {
+    let ask_id = app.next_id();
+    let cancel = app.register_answer(ask_id);
+    let _ = on_event.send(AnswerEvent::Started { ask_id });
+    let result = async {
+        let answerer = app.answerer().await?;
+        let settings = LlmSettings::load(app.library.db()).await?;
+        let options = AskOptions {
+            collection,
+            chat_id,
+            k: settings.k,
+            sampling: settings.sampling(),
+            history_turns: HISTORY_TURNS,
+        };
+        answerer
+            .ask(&options, &question, cancel, |piece| {
+                let _ = on_event.send(AnswerEvent::Piece { text: piece.into() });
+            })
+            .await
+    }
+    .await;
+    app.finish_answer(ask_id);
+    Ok(MessageView::new(&result?.message, None))
+}
+
+/// Stops an answer within one token; false when it has already finished.
+#[tauri::command]
+#[specta::specta]
+pub fn stop_answer(app: State<'_, App>, ask_id: u32) -> bool {
+    app.stop_answer(ask_id)
+}
+
+/// Rates an answer +1 or -1, with an optional comment; rating again replaces.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_feedback(
+    app: State<'_, App>,
+    message_id: i64,
+    rating: i32,
+    comment: Option<String>,
+) -> IpcResult<()> {
+    let comment = comment.filter(|c| !c.trim().is_empty());
+    app.library
+        .db()
+        .set_feedback(message_id, rating.into(), comment.as_deref())
+        .await?;
+    Ok(())
+}
+
+// --- models and settings ---------------------------------------------------------------------
+
+#[tauri::command]
+#[specta::specta]
+pub async fn list_models(app: State<'_, App>) -> IpcResult<Vec<ModelView>> {
+    let models_dir = &app.library.paths().models_dir;
+    let selected = models::selected(app.library.db(), models_dir).await.ok();
+    Ok(models::list(models_dir)?
+        .iter()
+        .map(|m| ModelView::new(m, selected.as_deref() == Some(m.path.as_path())))
+        .collect())
+}
+
+/// Makes `file_name` (in the models folder) the model answers use and loads it now, so a
+/// model that cannot load is reported here rather than at the next question.
+#[tauri::command]
+#[specta::specta]
+pub async fn select_model(app: State<'_, App>, file_name: String) -> IpcResult<()> {
+    let models_dir = app.library.paths().models_dir.clone();
+    let previous = models::selected(app.library.db(), &models_dir).await.ok();
+    models::select(app.library.db(), &models_dir, &file_name).await?;
+    if let Err(e) = app.reload_llm().await {
+        // Keep answering with the model that worked.
+        if let Some(previous) = previous {
+            let _ = models::select(app.library.db(), &models_dir, &previous.display().to_string()).await;
+        }
+        app.unload_llm().await;
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// Copies a GGUF file into the models folder after checking its header.
+#[tauri::command]
+#[specta::specta]
+pub async fn import_model(app: State<'_, App>, path: String) -> IpcResult<ModelView> {
+    let models_dir = app.library.paths().models_dir.clone();
+    let entry = tokio::task::spawn_blocking(move || models::import(&models_dir, &PathBuf::from(path)))
+        .await
+        .map_err(|e| IpcError::new(ErrorCode::Other, format!("import failed: {e}")))??;
+    Ok(ModelView::new(&entry, false))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn get_settings(app: State<'_, App>) -> IpcResult<SettingsView> {
+    settings_view(&app).await
+}
+
+/// Checks and stores one setting (see [`SettingValue::key`]); returns them all.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_setting(app: State<'_, App>, key: String, value: String) -> IpcResult<SettingsView> {
+    LlmSettings::set(app.library.db(), &key, value.trim()).await?;
+    if key == "llm.n_ctx" {
+        // The context is sized when the model loads.
+        app.unload_llm().await;
+    }
+    settings_view(&app).await
+}
+
+async fn settings_view(app: &App) -> IpcResult<SettingsView> {
+    let settings = LlmSettings::load(app.library.db()).await?;
+    let paths = app.library.paths();
+    Ok(SettingsView {
+        values: SETTING_KEYS
+            .iter()
+            .map(|key| SettingValue {
+                key: (*key).into(),
+                value: settings.get(key).unwrap_or_default(),
+            })
+            .collect(),
+        data_dir: paths.data_dir.display().to_string(),
+        models_dir: paths.models_dir.display().to_string(),
+        embedding_model: app.library.embedding_model().name,
+    })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn get_prompt(app: State<'_, App>, collection: String) -> IpcResult<PromptView> {
+    let db = app.library.db();
+    let parts = db.prompt_parts(db.collection(&collection).await?.id).await?;
+    Ok(PromptView {
+        instruction: parts
+            .instruction
+            .unwrap_or_else(|| prompt::DEFAULT_INSTRUCTION.into()),
+        output_indicator: parts
+            .output_indicator
+            .unwrap_or_else(|| prompt::DEFAULT_OUTPUT_INDICATOR.into()),
+        default_instruction: prompt::DEFAULT_INSTRUCTION.into(),
+        default_output_indicator: prompt::DEFAULT_OUTPUT_INDICATOR.into(),
+    })
+}
+
+/// Sets a collection's instruction and output indicator; `null` (or blank) restores the
+/// default.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_prompt(
+    app: State<'_, App>,
+    collection: String,
+    instruction: Option<String>,
+    output_indicator: Option<String>,
+) -> IpcResult<PromptView> {
+    let db = app.library.db();
+    let collection_id = db.collection(&collection).await?.id;
+    let default_or = |text: Option<String>, default: &str| {
+        text.filter(|t| t.trim() != default.trim())
+    };
+    db.set_prompt_parts(
+        collection_id,
+        &PromptParts {
+            instruction: default_or(instruction, prompt::DEFAULT_INSTRUCTION),
+            output_indicator: default_or(output_indicator, prompt::DEFAULT_OUTPUT_INDICATOR),
+        },
+    )
+    .await?;
+    get_prompt(app, collection).await
+}

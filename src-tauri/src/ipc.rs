@@ -1,0 +1,441 @@
+//! The app's boundary types: what commands take and return and what events carry, converted
+//! from core types. The UI's TypeScript types are generated from these (`ui/src/lib/bindings.ts`).
+
+use serde::{Deserialize, Serialize};
+use specta::Type;
+use tauri_specta::Event;
+
+use lectern::db::{Collection, Document};
+use lectern::history::{Chat, Feedback, Message, StoredPassage};
+use lectern::ingest::{FileError, IngestEvent};
+use lectern::models::ModelEntry;
+
+/// The cases the UI branches on; everything else is `other` with its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    NotFound,
+    AlreadyExists,
+    InvalidInput,
+    PasswordRequired,
+    WrongPassword,
+    ModelMissing,
+    ModelInvalid,
+    Cancelled,
+    FileMissing,
+    Other,
+}
+
+impl ErrorCode {
+    /// From a core error code ([`lectern::Error::code`], [`lectern::ingest::FileError`]).
+    pub fn from_core(code: &str) -> Self {
+        match code {
+            "not_found" => Self::NotFound,
+            "already_exists" => Self::AlreadyExists,
+            "invalid_input" | "unsupported_format" => Self::InvalidInput,
+            "password_required" => Self::PasswordRequired,
+            "wrong_password" => Self::WrongPassword,
+            "model_missing" | "runtime_missing" => Self::ModelMissing,
+            "model_invalid" => Self::ModelInvalid,
+            "cancelled" => Self::Cancelled,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// Every command's error: `{ code, message }`, the message naming the thing and the reason.
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct IpcError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl IpcError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<lectern::Error> for IpcError {
+    fn from(e: lectern::Error) -> Self {
+        Self::new(ErrorCode::from_core(e.code()), e.to_string())
+    }
+}
+
+impl From<lectern::DbError> for IpcError {
+    fn from(e: lectern::DbError) -> Self {
+        lectern::Error::from(e).into()
+    }
+}
+
+impl From<lectern::LlmError> for IpcError {
+    fn from(e: lectern::LlmError) -> Self {
+        lectern::Error::from(e).into()
+    }
+}
+
+impl From<&FileError> for IpcError {
+    fn from(e: &FileError) -> Self {
+        Self::new(ErrorCode::from_core(e.code), e.message.clone())
+    }
+}
+
+pub type IpcResult<T> = Result<T, IpcError>;
+
+/// What the app needs before it can work, shown on first run.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct AppStatus {
+    pub data_dir: String,
+    pub models_dir: String,
+    pub missing: Vec<MissingPart>,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct MissingPart {
+    pub what: String,
+    pub path: String,
+    pub fix: String,
+}
+
+impl From<lectern::library::MissingPart> for MissingPart {
+    fn from(m: lectern::library::MissingPart) -> Self {
+        Self {
+            what: m.what,
+            path: m.path.display().to_string(),
+            fix: m.fix,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct CollectionView {
+    pub id: i64,
+    pub name: String,
+    pub n_documents: i64,
+    pub n_chunks: i64,
+}
+
+impl From<Collection> for CollectionView {
+    fn from(c: Collection) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            n_documents: c.n_documents,
+            n_chunks: c.n_chunks,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct DocumentView {
+    pub id: i64,
+    pub name: String,
+    pub path: String,
+    /// `pdf`, `markdown` or `text`.
+    pub format: String,
+    pub n_pages: Option<i64>,
+    pub n_chunks: i64,
+    pub byte_len: i64,
+    /// Milliseconds since the epoch.
+    pub added_at: i64,
+    /// The file is no longer where it was ingested from (its text stays searchable).
+    pub source_missing: bool,
+}
+
+impl From<Document> for DocumentView {
+    fn from(d: Document) -> Self {
+        Self {
+            source_missing: !std::path::Path::new(&d.source_path).is_file(),
+            id: d.id,
+            name: d.name,
+            path: d.source_path,
+            format: d.format.as_str().into(),
+            n_pages: d.n_pages,
+            n_chunks: d.n_chunks,
+            byte_len: d.byte_len,
+            added_at: d.added_at,
+        }
+    }
+}
+
+/// An ingest job's progress, in the order it happens; `file_idx` indexes `Planned.files`.
+#[derive(Debug, Clone, Serialize, Deserialize, Type, Event)]
+pub struct IngestProgress {
+    pub job_id: u32,
+    pub collection: String,
+    pub update: IngestUpdate,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum IngestUpdate {
+    /// Waiting for an earlier job to finish.
+    Queued,
+    Planned {
+        files: Vec<String>,
+        /// Each file's size, in `files` order.
+        file_bytes: Vec<u64>,
+        total_bytes: u64,
+    },
+    Extracting {
+        file_idx: u32,
+    },
+    Chunked {
+        file_idx: u32,
+        n_pages: Option<u32>,
+        n_chunks: u32,
+    },
+    Embedded {
+        file_idx: u32,
+        n_done: u32,
+        n_chunks: u32,
+    },
+    FileDone {
+        file_idx: u32,
+        /// `indexed`, `skipped` (already there, unchanged) or `failed`.
+        status: String,
+        error: Option<IpcError>,
+    },
+    /// The job could not run at all (e.g. the embedding model is missing).
+    Failed {
+        error: IpcError,
+    },
+    Finished {
+        n_indexed: u32,
+        n_skipped: u32,
+        n_failed: u32,
+        cancelled: bool,
+        seconds: f64,
+    },
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl IngestUpdate {
+    pub fn from_core(event: IngestEvent) -> Self {
+        match event {
+            IngestEvent::Planned {
+                files,
+                file_bytes,
+                total_bytes,
+            } => Self::Planned {
+                files: files.iter().map(|f| f.display().to_string()).collect(),
+                file_bytes,
+                total_bytes,
+            },
+            IngestEvent::Extracting { file_idx } => Self::Extracting {
+                file_idx: count(file_idx),
+            },
+            IngestEvent::Chunked {
+                file_idx,
+                n_pages,
+                n_chunks,
+            } => Self::Chunked {
+                file_idx: count(file_idx),
+                n_pages: n_pages.map(count),
+                n_chunks: count(n_chunks),
+            },
+            IngestEvent::Embedded {
+                file_idx,
+                n_done,
+                n_chunks,
+            } => Self::Embedded {
+                file_idx: count(file_idx),
+                n_done: count(n_done),
+                n_chunks: count(n_chunks),
+            },
+            IngestEvent::Finished {
+                file_idx,
+                status,
+                error,
+            } => Self::FileDone {
+                file_idx: count(file_idx),
+                status: status.as_str().into(),
+                error: error.as_ref().map(IpcError::from),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct ChatView {
+    pub id: i64,
+    pub title: String,
+    pub created_at: i64,
+}
+
+impl From<Chat> for ChatView {
+    fn from(c: Chat) -> Self {
+        Self {
+            id: c.id,
+            title: c.title,
+            created_at: c.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct PassageView {
+    /// Its number in the prompt: what `[n]` in the answer refers to.
+    pub n: i64,
+    pub document_id: i64,
+    pub document: String,
+    pub first_page: Option<i64>,
+    pub last_page: Option<i64>,
+    pub text: String,
+    pub cited: bool,
+}
+
+impl From<&StoredPassage> for PassageView {
+    fn from(p: &StoredPassage) -> Self {
+        Self {
+            n: p.n,
+            document_id: p.document_id,
+            document: p.document.clone(),
+            first_page: p.first_page,
+            last_page: p.last_page,
+            text: p.text.clone(),
+            cited: p.cited,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct FeedbackView {
+    /// +1 or -1.
+    pub rating: i32,
+    pub comment: Option<String>,
+}
+
+impl From<&Feedback> for FeedbackView {
+    fn from(f: &Feedback) -> Self {
+        Self {
+            rating: if f.rating > 0 { 1 } else { -1 },
+            comment: f.comment.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct MessageView {
+    pub id: i64,
+    pub chat_id: i64,
+    pub question: String,
+    pub answer: String,
+    /// True when the user stopped the answer.
+    pub stopped: bool,
+    /// `end_of_text`, `max_tokens`, `context_full` or `cancelled`.
+    pub finish: String,
+    pub model: String,
+    pub passages: Vec<PassageView>,
+    pub feedback: Option<FeedbackView>,
+    pub first_token_ms: Option<f64>,
+    pub tokens_per_s: f64,
+    pub created_at: i64,
+}
+
+impl MessageView {
+    pub fn new(m: &Message, feedback: Option<&Feedback>) -> Self {
+        Self {
+            id: m.id,
+            chat_id: m.chat_id,
+            question: m.question.clone(),
+            answer: m.answer.clone(),
+            stopped: m.stopped(),
+            finish: m.finish.clone(),
+            model: m.model.clone(),
+            passages: m.passages.iter().map(PassageView::from).collect(),
+            feedback: feedback.map(FeedbackView::from),
+            first_token_ms: m.timings.first_token_ms,
+            tokens_per_s: m.timings.tokens_per_s,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// Streamed to the asking view while an answer is written.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AnswerEvent {
+    /// First, at once: the id `stop_answer` takes.
+    Started { ask_id: u32 },
+    Piece { text: String },
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct ModelView {
+    pub file_name: String,
+    pub name: String,
+    pub architecture: String,
+    pub quantization: String,
+    /// Parameters, e.g. 134.5e6.
+    pub n_params: u64,
+    pub context_length: Option<u32>,
+    pub file_size: u64,
+    pub has_chat_template: bool,
+    pub selected: bool,
+    /// Why the file cannot be used, when it cannot.
+    pub problem: Option<String>,
+}
+
+impl ModelView {
+    pub fn new(entry: &ModelEntry, selected: bool) -> Self {
+        match &entry.info {
+            Ok(info) => Self {
+                file_name: entry.file_name.clone(),
+                name: info.name.clone(),
+                architecture: info.architecture.clone(),
+                quantization: info.quantization.clone(),
+                n_params: info.n_params,
+                context_length: info.context_length,
+                file_size: info.file_size,
+                has_chat_template: info.chat_template.is_some(),
+                selected,
+                problem: None,
+            },
+            Err(e) => Self {
+                file_name: entry.file_name.clone(),
+                name: entry.file_name.clone(),
+                architecture: String::new(),
+                quantization: String::new(),
+                n_params: 0,
+                context_length: None,
+                file_size: std::fs::metadata(&entry.path).map_or(0, |m| m.len()),
+                has_chat_template: false,
+                selected,
+                problem: Some(e.to_string()),
+            },
+        }
+    }
+}
+
+/// Generation and retrieval settings, as text the way `lectern settings` shows them.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct SettingsView {
+    pub values: Vec<SettingValue>,
+    pub data_dir: String,
+    pub models_dir: String,
+    pub embedding_model: String,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct SettingValue {
+    /// `llm.threads`, `llm.n_ctx`, `llm.max_tokens`, `llm.temperature`, `llm.top_p`,
+    /// `llm.seed` or `retrieval.k`.
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct PromptView {
+    pub instruction: String,
+    pub output_indicator: String,
+    pub default_instruction: String,
+    pub default_output_indicator: String,
+}

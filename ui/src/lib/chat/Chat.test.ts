@@ -1,0 +1,118 @@
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import { clearMocks, mockIPC, mockWindows } from "@tauri-apps/api/mocks";
+import Chat from "./Chat.svelte";
+import { library } from "../state/library.svelte";
+import { chat } from "../state/chat.svelte";
+import type { MessageView } from "../bindings";
+
+type Args = Record<string, unknown>;
+declare global {
+  interface Window {
+    __TAURI_INTERNALS__: { runCallback: (id: number, data: unknown) => void };
+  }
+}
+
+function stream(channel: unknown, messages: unknown[]) {
+  const id = (channel as { id: number }).id;
+  messages.forEach((message, index) => window.__TAURI_INTERNALS__.runCallback(id, { index, message }));
+}
+
+const stored: MessageView = {
+  id: 11,
+  chat_id: 3,
+  question: "How do I install a package?",
+  answer: "Use apt-get install [1].",
+  stopped: false,
+  finish: "end_of_text",
+  model: "SmolLM2-135M-Instruct.Q4_1.gguf",
+  passages: [
+    { n: 1, document_id: 4, document: "debian-faq.pdf", first_page: 8, last_page: 8, text: "apt-get install …", cited: true },
+    { n: 2, document_id: 4, document: "debian-faq.pdf", first_page: 30, last_page: 31, text: "dpkg …", cited: false },
+  ],
+  feedback: null,
+  first_token_ms: 900,
+  tokens_per_s: 30,
+  created_at: 0,
+};
+
+beforeEach(() => {
+  mockWindows("main");
+  library.collections = [{ id: 1, name: "faq", n_documents: 1, n_chunks: 233 }];
+  library.selected = "faq";
+  chat.startNew();
+});
+
+afterEach(() => {
+  cleanup();
+  clearMocks();
+});
+
+it("streams an answer, then shows each citation with its document and page", async () => {
+  const invoked: Array<[string, Args]> = [];
+  mockIPC((cmd, args) => {
+    invoked.push([cmd, args as Args]);
+    if (cmd === "ask") {
+      stream((args as Args).onEvent, [
+        { kind: "started", ask_id: 5 },
+        { kind: "piece", text: "Use apt-get " },
+        { kind: "piece", text: "install [1]." },
+      ]);
+      return stored;
+    }
+    if (cmd === "list_documents" || cmd === "list_chats") return [];
+    return null;
+  });
+  render(Chat);
+  const box = screen.getByTestId("question") as HTMLTextAreaElement;
+  await fireEvent.input(box, { target: { value: "How do I install a package?" } });
+  await fireEvent.keyDown(box, { key: "Enter" });
+
+  const answer = await screen.findByTestId("answer");
+  expect(answer.textContent).toContain("Use apt-get install");
+  const citation = screen.getByTestId("citation");
+  expect(citation.textContent).toContain("debian-faq.pdf, p. 8");
+  const ask = invoked.find(([cmd]) => cmd === "ask")!;
+  expect(ask[1]).toMatchObject({ collection: "faq", chatId: null, question: "How do I install a package?" });
+  expect(chat.chatId).toBe(3);
+});
+
+it("Shift+Enter does not send; the Stop button stops the answer being written", async () => {
+  let finish: (m: MessageView) => void = () => {};
+  const stops: number[] = [];
+  mockIPC((cmd, args) => {
+    if (cmd === "ask") {
+      stream((args as Args).onEvent, [
+        { kind: "started", ask_id: 9 },
+        { kind: "piece", text: "Partial" },
+      ]);
+      return new Promise<MessageView>((resolve) => (finish = resolve));
+    }
+    if (cmd === "stop_answer") {
+      stops.push((args as Args).askId as number);
+      finish({ ...stored, answer: "Partial", stopped: true, finish: "cancelled", passages: [] });
+      return true;
+    }
+    return [];
+  });
+  render(Chat);
+  const box = screen.getByTestId("question") as HTMLTextAreaElement;
+  await fireEvent.input(box, { target: { value: "Tell me everything" } });
+  await fireEvent.keyDown(box, { key: "Enter", shiftKey: true });
+  expect(screen.queryByTestId("streaming-answer")).toBeNull();
+
+  await fireEvent.keyDown(box, { key: "Enter" });
+  const streaming = await screen.findByTestId("streaming-answer");
+  await waitFor(() => expect(streaming.textContent).toContain("Partial"));
+  await fireEvent.click(screen.getByTestId("stop"));
+  expect(stops).toEqual([9]);
+  await screen.findByTestId("stopped");
+});
+
+it("tells a new user to add documents before asking", async () => {
+  library.collections = [{ id: 1, name: "faq", n_documents: 0, n_chunks: 0 }];
+  mockIPC(() => []);
+  render(Chat);
+  expect(screen.getByText("Add documents to ask about them.")).toBeTruthy();
+  expect((screen.getByTestId("question") as HTMLTextAreaElement).disabled).toBe(true);
+});

@@ -1,0 +1,33 @@
+// Answer text split into prose and [n] citation markers, and how a passage's pages read.
+import type { PassageView } from "../bindings";
+
+export type Segment = { kind: "text"; text: string } | { kind: "cite"; n: number };
+
+/** Splits `[1]`, `[1, 3]` and `[1][2]` into one citation segment per number. */
+export function segments(answer: string): Segment[] {
+  const out: Segment[] = [];
+  const pattern = /\[(\d+(?:\s*,\s*\d+)*)\]/g;
+  let last = 0;
+  for (const match of answer.matchAll(pattern)) {
+    const at = match.index ?? 0;
+    if (at > last) out.push({ kind: "text", text: answer.slice(last, at) });
+    for (const n of match[1].split(",")) out.push({ kind: "cite", n: Number(n.trim()) });
+    last = at + match[0].length;
+  }
+  if (last < answer.length) out.push({ kind: "text", text: answer.slice(last) });
+  return out;
+}
+
+/** "p. 8", "pp. 8–9", or "" for documents without pages. */
+export function pages(passage: Pick<PassageView, "first_page" | "last_page">): string {
+  const { first_page: first, last_page: last } = passage;
+  if (first == null) return "";
+  if (last == null || last === first) return `p. ${first}`;
+  return `pp. ${first}–${last}`;
+}
+
+/** "debian-faq.pdf, p. 8" */
+export function sourceLabel(passage: Pick<PassageView, "document" | "first_page" | "last_page">): string {
+  const where = pages(passage);
+  return where ? `${passage.document}, ${where}` : passage.document;
+}

@@ -1,0 +1,45 @@
+// Ingest jobs in flight and recently finished, fed by the backend's progress events.
+import type { IngestProgress } from "../bindings";
+import { applyUpdate, newJob, type Job } from "../ingest/progress";
+import { call, commands } from "../ipc";
+
+class Jobs {
+  all = $state<Job[]>([]);
+
+  get active(): Job[] {
+    return this.all.filter((j) => j.state === "queued" || j.state === "running");
+  }
+
+  /** Folds one event in; returns the job when this event finished it. */
+  apply(event: IngestProgress, now = Date.now()): Job | null {
+    const idx = this.all.findIndex((j) => j.jobId === event.job_id);
+    const job = idx >= 0 ? this.all[idx] : newJob(event.job_id, event.collection);
+    const next = applyUpdate(job, event.update, now);
+    if (idx >= 0) this.all[idx] = next;
+    else this.all = [...this.all, next];
+    return event.update.kind === "finished" ? next : null;
+  }
+
+  async start(collection: string, paths: string[], password: string | null = null): Promise<number> {
+    const jobId = await call(commands.startIngest(collection, paths, password));
+    if (!this.all.some((j) => j.jobId === jobId)) this.all = [...this.all, newJob(jobId, collection)];
+    return jobId;
+  }
+
+  async reindex(collection: string): Promise<number> {
+    const jobId = await call(commands.reindexCollection(collection));
+    if (!this.all.some((j) => j.jobId === jobId)) this.all = [...this.all, newJob(jobId, collection)];
+    return jobId;
+  }
+
+  async cancel(jobId: number): Promise<void> {
+    this.all = this.all.map((j) => (j.jobId === jobId ? { ...j, cancelRequested: true } : j));
+    await commands.cancelJob(jobId);
+  }
+
+  dismiss(jobId: number): void {
+    this.all = this.all.filter((j) => j.jobId !== jobId);
+  }
+}
+
+export const jobs = new Jobs();

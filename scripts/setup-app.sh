@@ -2,7 +2,8 @@
 # Installs what the desktop app needs to build and run, idempotently: Debian's WebKitGTK and
 # friends, the UI's npm packages (from package-lock.json), and the built UI (ui/dist, which the
 # app embeds). With --test it also installs what the app's end-to-end test drives it with:
-# Xvfb, WebKitWebDriver, xdotool, a GTK drag source, and tauri-driver.
+# Xvfb, WebKitWebDriver, xdotool, a GTK drag source, and tauri-driver. With --xvfb, only Xvfb
+# and ImageMagick (for running the app without a display).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,8 @@ packages=(libwebkit2gtk-4.1-dev build-essential file libxdo-dev libssl-dev
 if [[ ${1:-} == --test ]]; then
   packages+=(xvfb xauth webkit2gtk-driver xdotool python3-gi gir1.2-gtk-3.0 fonts-dejavu-core
     imagemagick)
+elif [[ ${1:-} == --xvfb ]]; then
+  packages+=(xvfb xauth imagemagick fonts-dejavu-core)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Runs every check and test of Lectern on a fresh machine: installs what is missing (models,
-# ONNX Runtime), then formatting, lints and the full test suite against the real models.
+# ONNX Runtime, the desktop app's system packages and npm packages, the end-to-end test's
+# tools), then formatting, lints, the UI's type check and unit tests, and the full Rust test
+# suite against the real models, including the real app driven under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh --test-models
+scripts/setup-app.sh --test
 cargo fmt --all --check
-cargo clippy --locked --all-targets -- -D warnings
-cargo test --locked
+npm run --prefix ui --silent check
+npm run --prefix ui --silent test
+cargo clippy --locked --workspace --all-targets -- -D warnings
+# Release: the end-to-end test drives the release app binary that cargo builds for it, and one
+# optimised build serves every test (the dependencies are optimised in dev builds too).
+cargo test --locked --workspace --release

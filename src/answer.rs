@@ -265,7 +265,19 @@ impl Answerer {
         let stream = self.llm.answer(prompt, options.sampling.clone(), cancel)?;
         let (fitted, generation) = stream.finish(on_piece).await?;
 
-        let answer = prompt::strip_invalid_markers(&generation.text, fitted.n_passages);
+        let mut answer = prompt::strip_invalid_markers(&generation.text, fitted.n_passages);
+        let mut citations_matched = false;
+        if prompt::cited_numbers(&answer, fitted.n_passages).is_empty() {
+            let texts: Vec<&str> = passages
+                .iter()
+                .take(fitted.n_passages)
+                .map(|p| p.text.as_str())
+                .collect();
+            if let Some(attributed) = crate::attribution::attribute(&answer, &texts) {
+                answer = attributed;
+                citations_matched = true;
+            }
+        }
         let cited = prompt::cited_numbers(&answer, fitted.n_passages);
         let message = Message {
             id: 0,
@@ -301,6 +313,7 @@ impl Answerer {
                     cited: cited.contains(&(i + 1)),
                 })
                 .collect(),
+            citations_matched,
         };
         let message = self.db.add_message(&message).await?;
         Ok(Answer {

@@ -55,6 +55,8 @@ pub struct Message {
     pub timings: Timings,
     pub created_at: i64,
     pub passages: Vec<StoredPassage>,
+    /// The model wrote no `[n]`; the markers were added by matching sentences to passages.
+    pub citations_matched: bool,
 }
 
 impl Message {
@@ -97,7 +99,7 @@ pub struct PromptParts {
 
 const MESSAGE_COLUMNS: &str = "id, chat_id, question, answer, finish, prompt_user, model, \
     retrieval_ms, prompt_tokens, reused_tokens, answer_tokens, prompt_ms, first_token_ms, \
-    tokens_per_s, created_at";
+    tokens_per_s, created_at, citations_matched";
 
 fn message_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Message, sqlx::Error> {
     Ok(Message {
@@ -119,6 +121,7 @@ fn message_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Message, sqlx::Error>
         },
         created_at: r.try_get("created_at")?,
         passages: Vec::new(),
+        citations_matched: r.try_get("citations_matched")?,
     })
 }
 
@@ -182,8 +185,8 @@ impl Db {
         let id = sqlx::query(
             "INSERT INTO messages (chat_id, question, answer, finish, prompt_user, model, \
              retrieval_ms, prompt_tokens, reused_tokens, answer_tokens, prompt_ms, \
-             first_token_ms, tokens_per_s, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             first_token_ms, tokens_per_s, created_at, citations_matched) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(message.chat_id)
         .bind(&message.question)
@@ -199,6 +202,7 @@ impl Db {
         .bind(t.first_token_ms)
         .bind(t.tokens_per_s)
         .bind(created_at)
+        .bind(message.citations_matched)
         .execute(&mut *tx)
         .await?
         .last_insert_rowid();

@@ -1,7 +1,9 @@
 //! Lectern's core: collections of documents, ingested, chunked, embedded and stored in
-//! SQLite. The shells (the `lectern` CLI, later the desktop app) only parse, call and present.
+//! SQLite. The shells (the `lectern` CLI and the desktop app in `src-tauri/`) only parse, call
+//! and present.
 
 pub mod answer;
+pub mod attribution;
 pub mod chunk;
 pub mod db;
 pub mod embed;

@@ -50,12 +50,21 @@ pub async fn list_collections(app: State<'_, App>) -> IpcResult<Vec<CollectionVi
 #[tauri::command]
 #[specta::specta]
 pub async fn create_collection(app: State<'_, App>, name: String) -> IpcResult<CollectionView> {
-    Ok(app.library.db().create_collection(name.trim()).await?.into())
+    Ok(app
+        .library
+        .db()
+        .create_collection(name.trim())
+        .await?
+        .into())
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn rename_collection(app: State<'_, App>, name: String, new_name: String) -> IpcResult<()> {
+pub async fn rename_collection(
+    app: State<'_, App>,
+    name: String,
+    new_name: String,
+) -> IpcResult<()> {
     Ok(app
         .library
         .db()
@@ -71,7 +80,10 @@ pub async fn delete_collection(app: State<'_, App>, name: String) -> IpcResult<(
 
 #[tauri::command]
 #[specta::specta]
-pub async fn list_documents(app: State<'_, App>, collection: String) -> IpcResult<Vec<DocumentView>> {
+pub async fn list_documents(
+    app: State<'_, App>,
+    collection: String,
+) -> IpcResult<Vec<DocumentView>> {
     let db = app.library.db();
     let collection = db.collection(&collection).await?;
     let documents = db.documents(collection.id).await?;
@@ -105,7 +117,15 @@ pub async fn start_ingest(
 ) -> IpcResult<u32> {
     let collection_id = app.library.db().collection(&collection).await?.id;
     let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
-    Ok(spawn_ingest(&app, handle, collection, collection_id, paths, password, false))
+    Ok(spawn_ingest(
+        &app,
+        handle,
+        collection,
+        collection_id,
+        paths,
+        password,
+        false,
+    ))
 }
 
 /// Re-reads every document of a collection from its file (unchanged files are skipped,
@@ -125,7 +145,15 @@ pub async fn reindex_collection(
         .into_iter()
         .map(|d| PathBuf::from(d.source_path))
         .collect();
-    Ok(spawn_ingest(&app, handle, collection, collection_id, paths, None, true))
+    Ok(spawn_ingest(
+        &app,
+        handle,
+        collection,
+        collection_id,
+        paths,
+        None,
+        true,
+    ))
 }
 
 fn spawn_ingest(
@@ -176,7 +204,13 @@ fn spawn_ingest(
             })
         };
         let report = ingester
-            .ingest(collection_id, &paths, password.as_deref(), Some(tx), &cancel)
+            .ingest(
+                collection_id,
+                &paths,
+                password.as_deref(),
+                Some(tx),
+                &cancel,
+            )
             .await;
         let _ = forward.await;
         if rebuild_index && !cancel.is_cancelled() {
@@ -213,7 +247,12 @@ pub fn cancel_job(app: State<'_, App>, job_id: u32) -> bool {
 pub async fn list_chats(app: State<'_, App>, collection: String) -> IpcResult<Vec<ChatView>> {
     let db = app.library.db();
     let collection = db.collection(&collection).await?;
-    Ok(db.chats(collection.id).await?.into_iter().map(Into::into).collect())
+    Ok(db
+        .chats(collection.id)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
 }
 
 #[tauri::command]
@@ -318,7 +357,12 @@ pub async fn select_model(app: State<'_, App>, file_name: String) -> IpcResult<(
     if let Err(e) = app.reload_llm().await {
         // Keep answering with the model that worked.
         if let Some(previous) = previous {
-            let _ = models::select(app.library.db(), &models_dir, &previous.display().to_string()).await;
+            let _ = models::select(
+                app.library.db(),
+                &models_dir,
+                &previous.display().to_string(),
+            )
+            .await;
         }
         app.unload_llm().await;
         return Err(e.into());
@@ -331,9 +375,10 @@ pub async fn select_model(app: State<'_, App>, file_name: String) -> IpcResult<(
 #[specta::specta]
 pub async fn import_model(app: State<'_, App>, path: String) -> IpcResult<ModelView> {
     let models_dir = app.library.paths().models_dir.clone();
-    let entry = tokio::task::spawn_blocking(move || models::import(&models_dir, &PathBuf::from(path)))
-        .await
-        .map_err(|e| IpcError::new(ErrorCode::Other, format!("import failed: {e}")))??;
+    let entry =
+        tokio::task::spawn_blocking(move || models::import(&models_dir, &PathBuf::from(path)))
+            .await
+            .map_err(|e| IpcError::new(ErrorCode::Other, format!("import failed: {e}")))??;
     Ok(ModelView::new(&entry, false))
 }
 
@@ -346,7 +391,11 @@ pub async fn get_settings(app: State<'_, App>) -> IpcResult<SettingsView> {
 /// Checks and stores one setting (see [`SettingValue::key`]); returns them all.
 #[tauri::command]
 #[specta::specta]
-pub async fn set_setting(app: State<'_, App>, key: String, value: String) -> IpcResult<SettingsView> {
+pub async fn set_setting(
+    app: State<'_, App>,
+    key: String,
+    value: String,
+) -> IpcResult<SettingsView> {
     LlmSettings::set(app.library.db(), &key, value.trim()).await?;
     if key == "llm.n_ctx" {
         // The context is sized when the model loads.
@@ -376,7 +425,9 @@ async fn settings_view(app: &App) -> IpcResult<SettingsView> {
 #[specta::specta]
 pub async fn get_prompt(app: State<'_, App>, collection: String) -> IpcResult<PromptView> {
     let db = app.library.db();
-    let parts = db.prompt_parts(db.collection(&collection).await?.id).await?;
+    let parts = db
+        .prompt_parts(db.collection(&collection).await?.id)
+        .await?;
     Ok(PromptView {
         instruction: parts
             .instruction
@@ -401,9 +452,8 @@ pub async fn set_prompt(
 ) -> IpcResult<PromptView> {
     let db = app.library.db();
     let collection_id = db.collection(&collection).await?.id;
-    let default_or = |text: Option<String>, default: &str| {
-        text.filter(|t| t.trim() != default.trim())
-    };
+    let default_or =
+        |text: Option<String>, default: &str| text.filter(|t| t.trim() != default.trim());
     db.set_prompt_parts(
         collection_id,
         &PromptParts {

@@ -334,6 +334,8 @@ pub struct MessageView {
     pub finish: String,
     pub model: String,
     pub passages: Vec<PassageView>,
+    /// The model wrote no `[n]`; its citations were matched from the answer's wording.
+    pub citations_matched: bool,
     pub feedback: Option<FeedbackView>,
     pub first_token_ms: Option<f64>,
     pub tokens_per_s: f64,
@@ -351,6 +353,7 @@ impl MessageView {
             finish: m.finish.clone(),
             model: m.model.clone(),
             passages: m.passages.iter().map(PassageView::from).collect(),
+            citations_matched: m.citations_matched,
             feedback: feedback.map(FeedbackView::from),
             first_token_ms: m.timings.first_token_ms,
             tokens_per_s: m.timings.tokens_per_s,
@@ -364,8 +367,12 @@ impl MessageView {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AnswerEvent {
     /// First, at once: the id `stop_answer` takes.
-    Started { ask_id: u32 },
-    Piece { text: String },
+    Started {
+        ask_id: u32,
+    },
+    Piece {
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Type)]

@@ -74,7 +74,10 @@ pub fn main() -> ExitCode {
     let library = match tauri::async_runtime::block_on(Library::open(paths.clone())) {
         Ok(library) => library,
         Err(e) => {
-            eprintln!("lectern: cannot open the data folder {}: {e}", paths.data_dir.display());
+            eprintln!(
+                "lectern: cannot open the data folder {}: {e}",
+                paths.data_dir.display()
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -122,11 +125,21 @@ async fn document_response(app: &App, document_id: Option<i64>) -> Response<Vec<
             .unwrap_or_default()
     };
     let Some(document_id) = document_id else {
-        return reply(StatusCode::BAD_REQUEST, "text/plain", b"no document id".to_vec());
+        return reply(
+            StatusCode::BAD_REQUEST,
+            "text/plain",
+            b"no document id".to_vec(),
+        );
     };
     let doc = match app.library.db().document(document_id).await {
         Ok(doc) => doc,
-        Err(e) => return reply(StatusCode::NOT_FOUND, "text/plain", e.to_string().into_bytes()),
+        Err(e) => {
+            return reply(
+                StatusCode::NOT_FOUND,
+                "text/plain",
+                e.to_string().into_bytes(),
+            );
+        }
     };
     match tokio::fs::read(&doc.source_path).await {
         Ok(bytes) => {

@@ -112,7 +112,10 @@ impl App {
 
     /// False when the job has already finished.
     pub fn cancel_job(&self, job_id: u32) -> bool {
-        lock(&self.jobs).get(&job_id).map(CancelFlag::cancel).is_some()
+        lock(&self.jobs)
+            .get(&job_id)
+            .map(CancelFlag::cancel)
+            .is_some()
     }
 
     pub fn register_answer(&self, ask_id: u32) -> Arc<AtomicBool> {

@@ -298,6 +298,47 @@ async fn citations_map_to_pages_and_history_and_feedback_survive_a_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_that_repeats_a_passage_without_markers_gets_matched_citations() {
+    let t = TestLibrary::new().await;
+    let col = t.collection("Papers").await;
+    t.ingest(col, &[shared_pdf(PAPER)], None).await;
+    // The answer copies twelve words of the best passage, as small models do, and cites nothing.
+    let top = t
+        .retriever()
+        .search(col, QUESTION, 3, lectern::retrieve::SearchMode::Hybrid)
+        .await
+        .expect("search");
+    let copied: Vec<&str> = top[0].text.split_whitespace().take(12).collect();
+    let reply = format!("In short, {}. That is all I know.", copied.join(" "));
+    let llm = LlmWorker::spawn(move || Ok(Box::new(Scripted { reply }) as Box<dyn Generator>))
+        .expect("spawn");
+    let answerer = Answerer::new(t.library.db().clone(), t.retriever(), llm);
+    let answer = answerer
+        .ask(
+            &options("Papers", None),
+            QUESTION,
+            Arc::new(AtomicBool::new(false)),
+            |_| {},
+        )
+        .await
+        .expect("answer");
+    let m = &answer.message;
+    assert!(m.citations_matched, "answer: {:?}", m.answer);
+    assert!(
+        m.answer.contains(" [1]. That is all I know."),
+        "answer: {:?}",
+        m.answer
+    );
+    assert_eq!(
+        answer.citations().iter().map(|p| p.n).collect::<Vec<_>>(),
+        vec![1]
+    );
+    assert_eq!(m.passages[0].first_page, Some(PAGE));
+    let stored = t.library.db().message(m.id).await.expect("stored");
+    assert!(stored.citations_matched && stored.passages[0].cited);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_keeps_the_partial_answer() {
     let t = TestLibrary::new().await;
     let col = t.collection("Lights").await;

@@ -2,4 +2,5 @@
 //! real app driven end to end under Xvfb (`e2e`).
 
 mod bindings;
+mod e2e;
 mod security;

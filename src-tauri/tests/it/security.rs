@@ -39,8 +39,15 @@ fn capabilities_grant_only_events_and_lecterns_commands() {
     allowed.sort();
     assert!(!invoked.is_empty(), "no commands found in the bindings");
     assert_eq!(allowed, invoked);
-    let others: Vec<&&str> = permissions.iter().filter(|p| !p.starts_with("allow-")).collect();
-    assert_eq!(others, [&"core:event:default"], "only event listening beyond the commands");
+    let others: Vec<&&str> = permissions
+        .iter()
+        .filter(|p| !p.starts_with("allow-"))
+        .collect();
+    assert_eq!(
+        others,
+        [&"core:event:default"],
+        "only event listening beyond the commands"
+    );
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("capabilities");
     let n_files = std::fs::read_dir(dir).expect("capabilities dir").count();
     assert_eq!(n_files, 1, "one capability file, reviewed here");
@@ -56,11 +63,20 @@ fn content_security_policy_is_strict() {
     let connect = csp["connect-src"].as_str().expect("connect-src");
     for source in connect.split_whitespace() {
         assert!(
-            ["ipc:", "http://ipc.localhost", "lectern-doc:", "http://lectern-doc.localhost"]
-                .contains(&source),
+            [
+                "ipc:",
+                "http://ipc.localhost",
+                "lectern-doc:",
+                "http://lectern-doc.localhost"
+            ]
+            .contains(&source),
             "the webview may not connect to {source}"
         );
     }
-    assert!(config["app"]["security"].get("dangerousDisableAssetCspModification").is_none());
+    assert!(
+        config["app"]["security"]
+            .get("dangerousDisableAssetCspModification")
+            .is_none()
+    );
     assert_eq!(config["app"]["withGlobalTauri"], serde_json::Value::Null);
 }

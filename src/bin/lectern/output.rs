@@ -161,6 +161,8 @@ struct AnswerJson<'a> {
     stopped: bool,
     finish: &'a str,
     citations: Vec<PassageJson<'a>>,
+    /// True when the model wrote no [n] and the markers were matched from its wording.
+    citations_matched: bool,
     sources: Vec<PassageJson<'a>>,
     timings: TimingsJson,
     model: &'a str,
@@ -183,6 +185,7 @@ fn answer_json<'a>(
             .into_iter()
             .map(|p| PassageJson::new(p, None, false))
             .collect(),
+        citations_matched: m.citations_matched,
         sources: m
             .passages
             .iter()
@@ -285,6 +288,9 @@ impl Out {
         if m.passages.is_empty() {
             println!("\nNo passages were found in this collection.");
         } else {
+            if m.citations_matched {
+                println!("\nWith citations matched from its wording:\n{}", m.answer);
+            }
             println!("\nSources:");
             for p in &m.passages {
                 println!(

@@ -30,6 +30,7 @@ const stored: MessageView = {
     { n: 1, document_id: 4, document: "debian-faq.pdf", first_page: 8, last_page: 8, text: "apt-get install …", cited: true },
     { n: 2, document_id: 4, document: "debian-faq.pdf", first_page: 30, last_page: 31, text: "dpkg …", cited: false },
   ],
+  citations_matched: false,
   feedback: null,
   first_token_ms: 900,
   tokens_per_s: 30,

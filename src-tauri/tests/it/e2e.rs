@@ -1,0 +1,458 @@
+//! The real app, end to end: the release binary under Xvfb, driven through tauri-driver and
+//! WebKitWebDriver, with the real models. A real PDF arrives by an OS-level drag from a GTK
+//! window (xdotool moves the mouse), exactly as a user's drop would. Screenshots of every step
+//! go to `target/e2e-artifacts/`.
+//!
+//! Needs `scripts/setup-app.sh --test` (Xvfb, WebKitWebDriver, xdotool, python3-gi,
+//! tauri-driver) and `scripts/setup.sh --test-models`; `scripts/test.sh` runs both, then the
+//! tests with `--release`, so this drives the release binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const DEBIAN_FAQ: &str = "long_debian-faq.en.pdf";
+/// From `../shared/data/qa/debian_faq.jsonl` (debfaq-1.7): answered on page 11.
+const QUESTION: &str = "How does one pronounce Debian and what does this word mean?";
+const SECOND_QUESTION: &str = "Write a long list of every Debian release and its code name.";
+const SCREEN: (u32, u32) = (1280, 1024);
+const SECOND_MODEL: &str = "gemma-3-270m-q4_k_m.gguf";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned()
+}
+
+/// The app binary cargo built for this test run: the release binary under `cargo test
+/// --release` (as `scripts/test.sh` runs it).
+fn app_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_lectern-app"))
+}
+
+/// A models folder holding links to the real models, plus a second language model to switch to.
+fn models_folder(dir: &Path) -> PathBuf {
+    let real = lectern::Paths::resolve(None).models_dir;
+    let models = dir.join("models");
+    std::fs::create_dir_all(&models).expect("models dir");
+    for name in [
+        "onnxruntime",
+        "all-MiniLM-L6-v2",
+        lectern::models::DEFAULT_MODEL_FILE,
+    ] {
+        std::os::unix::fs::symlink(real.join(name), models.join(name)).expect("link model");
+    }
+    let gemma = real.join("test-fixtures").join(SECOND_MODEL);
+    assert!(
+        gemma.is_file(),
+        "{} missing: run scripts/setup.sh --test-models",
+        gemma.display()
+    );
+    std::os::unix::fs::symlink(gemma, models.join(SECOND_MODEL)).expect("link model");
+    models
+}
+
+/// Children are stopped with SIGTERM: tauri-driver then stops WebKitWebDriver and the app
+/// (a hard kill would leave them running).
+struct Stoppable(Child);
+
+impl Drop for Stoppable {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if matches!(self.0.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = self.0.start_kill();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+async fn start_xvfb() -> (Stoppable, String) {
+    for n in 90..120 {
+        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+            || Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        {
+            continue;
+        }
+        let display = format!(":{n}");
+        let child = Command::new("Xvfb")
+            .args([
+                &display,
+                "-screen",
+                "0",
+                &format!("{}x{}x24", SCREEN.0, SCREEN.1),
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Xvfb (apt install xvfb; scripts/setup-app.sh --test does)");
+        let socket = format!("/tmp/.X11-unix/X{n}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && !Path::new(&socket).exists() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            Path::new(&socket).exists(),
+            "Xvfb did not start on {display}"
+        );
+        return (Stoppable(child), display);
+    }
+    panic!("no free X display number");
+}
+
+struct Session {
+    client: Client,
+    artifacts: PathBuf,
+    n_shots: usize,
+}
+
+impl Session {
+    async fn open(port: u16, app: &Path, artifacts: &Path, n_shots: usize) -> Self {
+        let mut caps = serde_json::Map::new();
+        caps.insert("tauri:options".into(), json!({ "application": app }));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            match ClientBuilder::new(HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(client) => break client,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                Err(e) => panic!("WebDriver session: {e}"),
+            }
+        };
+        Self {
+            client,
+            artifacts: artifacts.to_owned(),
+            n_shots,
+        }
+    }
+
+    /// Waits until `script` (a function body) returns true.
+    async fn until(&self, what: &str, timeout: Duration, script: &str) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let ready = self.client.execute(script, vec![]).await.ok();
+            if ready == Some(json!(true)) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let body = self
+                    .client
+                    .execute("return document.body.innerText", vec![])
+                    .await
+                    .unwrap_or_default();
+                self.shot(&format!("timeout-{}", what.replace(' ', "-")))
+                    .await;
+                panic!("timed out after {timeout:?} waiting for {what}; the window shows:\n{body}");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn wait_for(&self, css: &str, timeout: Duration) {
+        let script = format!("return document.querySelector({}) !== null", json!(css));
+        self.until(css, timeout, &script).await;
+    }
+
+    async fn click(&self, css: &str) {
+        self.wait_for(css, Duration::from_secs(20)).await;
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .expect(css)
+            .click()
+            .await
+            .expect(css);
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        self.wait_for(css, Duration::from_secs(20)).await;
+        let el = self.client.find(Locator::Css(css)).await.expect(css);
+        el.send_keys(text).await.expect(css);
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .expect(css)
+            .text()
+            .await
+            .expect(css)
+    }
+
+    async fn eval(&self, script: &str) -> serde_json::Value {
+        self.client.execute(script, vec![]).await.expect(script)
+    }
+
+    /// Two animation frames first, or WebKit may hand back the previous paint.
+    async fn shot(&mut self, name: &str) {
+        let _ = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; \
+                 requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                vec![],
+            )
+            .await;
+        if let Ok(png) = self.client.screenshot().await {
+            self.n_shots += 1;
+            let path = self
+                .artifacts
+                .join(format!("{:02}-{name}.png", self.n_shots));
+            let _ = std::fs::write(path, png);
+        }
+    }
+}
+
+/// Drags `file` from a GTK window below Lectern's onto Lectern's window, with the mouse.
+async fn drag_file_onto_window(display: &str, file: &Path) {
+    let script = workspace().join("src-tauri/tests/e2e/drag_source.py");
+    let (source_x, source_y) = (40, 860);
+    let mut source = Command::new("/usr/bin/python3")
+        .arg(&script)
+        .args([source_x.to_string(), source_y.to_string()])
+        .arg(file)
+        .env("DISPLAY", display)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the GTK drag source (apt install python3-gi gir1.2-gtk-3.0)");
+    let stdout = source.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await;
+    assert!(
+        matches!(ready, Ok(Ok(Some(ref l))) if l == "ready"),
+        "drag source did not start: {ready:?}"
+    );
+    let xdotool = |args: Vec<String>| {
+        let display = display.to_owned();
+        async move {
+            let status = Command::new("xdotool")
+                .args(&args)
+                .env("DISPLAY", display)
+                .status()
+                .await
+                .expect("run xdotool (apt install xdotool)");
+            assert!(status.success(), "xdotool {args:?}");
+        }
+    };
+    let (from_x, from_y) = (source_x + 100, source_y + 50);
+    let (to_x, to_y) = (600, 400);
+    xdotool(vec![
+        "mousemove".into(),
+        from_x.to_string(),
+        from_y.to_string(),
+    ])
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    xdotool(vec!["mousedown".into(), "1".into()]).await;
+    // GTK starts a drag only after the pointer has moved past a threshold, step by step.
+    for step in 1..=30 {
+        let x = from_x + (to_x - from_x) * step / 30;
+        let y = from_y + (to_y - from_y) * step / 30;
+        xdotool(vec!["mousemove".into(), x.to_string(), y.to_string()]).await;
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    xdotool(vec!["mouseup".into(), "1".into()]).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = source.start_kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_user_drops_a_pdf_and_gets_a_cited_answer() {
+    let app = app_binary();
+    let pdf = workspace().join("../shared/data/pdfs").join(DEBIAN_FAQ);
+    assert!(pdf.is_file(), "{} missing", pdf.display());
+    let artifacts = workspace().join("target/e2e-artifacts");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let data_dir = scratch.path().join("data");
+    let models = models_folder(scratch.path());
+
+    let (_xvfb, display) = start_xvfb().await;
+    let port = free_port();
+    let _driver = Stoppable(
+        Command::new("tauri-driver")
+            .args(["--port", &port.to_string(), "--native-port", &free_port().to_string()])
+            .env("DISPLAY", &display)
+            .env("LECTERN_DATA_DIR", &data_dir)
+            .env("LECTERN_MODELS_DIR", &models)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tauri-driver (cargo install tauri-driver --locked; scripts/setup-app.sh --test does)"),
+    );
+
+    let mut s = Session::open(port, &app, &artifacts, 0).await;
+    s.wait_for("[data-testid=welcome]", Duration::from_secs(30))
+        .await;
+    s.shot("welcome").await;
+
+    // A collection, made through the sidebar.
+    s.click("[data-testid=new-collection]").await;
+    s.type_into("[data-testid=new-collection-name]", "Debian FAQ")
+        .await;
+    s.click("[data-testid=create-collection]").await;
+    s.until(
+        "the new collection",
+        Duration::from_secs(10),
+        "return document.querySelector('[data-testid=collection-title]')?.textContent === 'Debian FAQ'",
+    )
+    .await;
+    s.shot("collection-created").await;
+
+    // The PDF arrives by an OS-level drop; indexing shows progress, then the document.
+    drag_file_onto_window(&display, &pdf).await;
+    s.wait_for("[data-testid=ingest-job]", Duration::from_secs(20))
+        .await;
+    s.until(
+        "indexing to make progress",
+        Duration::from_secs(60),
+        "return document.querySelector('[data-testid=ingest-job] progress') !== null",
+    )
+    .await;
+    s.shot("indexing").await;
+    s.wait_for(
+        "[data-testid=ingest-job][data-state=finished]",
+        Duration::from_secs(300),
+    )
+    .await;
+    s.click("[data-testid=tab-documents]").await;
+    s.wait_for("[data-testid=document-row]", Duration::from_secs(10))
+        .await;
+    let row = s.text("[data-testid=document-row]").await;
+    assert!(row.contains(DEBIAN_FAQ), "document list shows {row:?}");
+    s.shot("indexed").await;
+
+    // A question; the streamed answer cites the FAQ at a page, and the page opens.
+    s.click("[data-testid=tab-chat]").await;
+    s.type_into("[data-testid=question]", QUESTION).await;
+    s.type_into("[data-testid=question]", "\u{E007}").await;
+    s.wait_for("[data-testid=streaming-answer]", Duration::from_secs(20))
+        .await;
+    s.until(
+        "the answer to stream",
+        Duration::from_secs(120),
+        "const a = document.querySelector('[data-testid=streaming-answer] .answer-text'); \
+         return a !== null && a.textContent.length > 20",
+    )
+    .await;
+    s.shot("answer-streaming").await;
+    s.wait_for("[data-testid=answer]", Duration::from_secs(180))
+        .await;
+    let citations = s
+        .eval(
+            "return [...document.querySelectorAll('[data-testid=answer] [data-testid=citation]')] \
+             .map(c => ({ document: c.dataset.document, page: Number(c.dataset.page) }))",
+        )
+        .await;
+    s.shot("answer").await;
+    let citations = citations.as_array().expect("citations").clone();
+    assert!(!citations.is_empty(), "the answer cites nothing");
+    let first = &citations[0];
+    assert_eq!(first["document"], DEBIAN_FAQ);
+    let page = first["page"].as_u64().expect("cited page");
+    assert!((1..=73).contains(&page), "cited page {page}");
+
+    s.click("[data-testid=answer] [data-testid=citation]").await;
+    s.until(
+        "the viewer to show the cited page",
+        Duration::from_secs(30),
+        &format!(
+            "return document.querySelector('[data-testid=viewer-page]')?.dataset.page === '{page}'"
+        ),
+    )
+    .await;
+    let passage = s.text("[data-testid=viewer-passage]").await;
+    assert!(
+        !passage.trim().is_empty(),
+        "the cited passage is shown beside the page"
+    );
+    s.shot("viewer").await;
+    s.click("[data-testid=close-viewer]").await;
+
+    // A second answer, in a new chat, stopped while it streams.
+    s.click(".new-chat").await;
+    s.type_into("[data-testid=question]", SECOND_QUESTION).await;
+    s.type_into("[data-testid=question]", "\u{E007}").await;
+    s.until(
+        "the second answer to stream",
+        Duration::from_secs(120),
+        "const a = document.querySelector('[data-testid=streaming-answer] .answer-text'); \
+         return a !== null && a.textContent.length > 5",
+    )
+    .await;
+    s.click("[data-testid=stop]").await;
+    s.wait_for("[data-testid=stopped]", Duration::from_secs(30))
+        .await;
+    s.shot("stopped").await;
+
+    // The language model, switched in settings.
+    s.click("[data-testid=open-settings]").await;
+    let option = format!("[data-testid=model-option][data-file='{SECOND_MODEL}']");
+    s.click(&option).await;
+    s.until(
+        "the model switch",
+        Duration::from_secs(60),
+        &format!(
+            "const o = document.querySelector(\"{}\"); return o !== null && o.checked && \
+             document.querySelector('[role=status]')?.textContent.includes('{SECOND_MODEL}')",
+            option.replace('"', "\\\"")
+        ),
+    )
+    .await;
+    s.shot("model-switched").await;
+    let n_shots = s.n_shots;
+    s.client.close().await.expect("close the app");
+
+    // Restarted: the collection, its chats and the answers are still there.
+    let mut s = Session::open(port, &app, &artifacts, n_shots).await;
+    s.wait_for("[data-testid=collection-title]", Duration::from_secs(30))
+        .await;
+    s.wait_for(".chat-list .chat-title", Duration::from_secs(10))
+        .await;
+    let n_chats = s
+        .eval("return document.querySelectorAll('.chat-list .chat-title').length")
+        .await;
+    assert_eq!(n_chats, json!(2), "both chats kept");
+    s.click(".chat-list li:last-child .chat-title").await;
+    s.wait_for(
+        "[data-testid=answer] [data-testid=citation]",
+        Duration::from_secs(10),
+    )
+    .await;
+    s.shot("history-after-restart").await;
+    s.client.close().await.expect("close the app");
+}

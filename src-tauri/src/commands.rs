@@ -213,12 +213,13 @@ fn spawn_ingest(
             )
             .await;
         let _ = forward.await;
-        if rebuild_index && !cancel.is_cancelled() {
-            if let Err(e) = app.library.reindex(&collection).await {
-                send(IngestUpdate::Failed {
-                    error: IpcError::from(e),
-                });
-            }
+        if rebuild_index
+            && !cancel.is_cancelled()
+            && let Err(e) = app.library.reindex(&collection).await
+        {
+            send(IngestUpdate::Failed {
+                error: IpcError::from(e),
+            });
         }
         let count = |status| u32::try_from(report.count(status)).unwrap_or(u32::MAX);
         send(IngestUpdate::Finished {

@@ -64,7 +64,10 @@ fn the_core_crate_does_not_depend_on_tauri() {
         }
         idx += 1;
     }
-    assert!(seen.len() > 50, "the lock file was not understood: {seen:?}");
+    assert!(
+        seen.len() > 50,
+        "the lock file was not understood: {seen:?}"
+    );
     let tauri: Vec<_> = seen.iter().filter(|n| n.starts_with("tauri")).collect();
     assert!(tauri.is_empty(), "the core pulls in {tauri:?}");
 }
@@ -73,7 +76,13 @@ fn the_core_crate_does_not_depend_on_tauri() {
 fn every_rust_file_opens_with_a_doc_line() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
-    for dir in ["src", "tests", "benches", "src-tauri/src", "src-tauri/tests"] {
+    for dir in [
+        "src",
+        "tests",
+        "benches",
+        "src-tauri/src",
+        "src-tauri/tests",
+    ] {
         if root.join(dir).exists() {
             rust_files(&root.join(dir), &mut files);
         }

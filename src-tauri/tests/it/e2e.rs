@@ -126,7 +126,7 @@ async fn start_xvfb() -> (Stoppable, String) {
 struct Session {
     client: Client,
     artifacts: PathBuf,
-    n_shots: usize,
+    n_shots: std::cell::Cell<usize>,
 }
 
 impl Session {
@@ -151,7 +151,7 @@ impl Session {
         Self {
             client,
             artifacts: artifacts.to_owned(),
-            n_shots,
+            n_shots: std::cell::Cell::new(n_shots),
         }
     }
 
@@ -199,14 +199,17 @@ impl Session {
         el.send_keys(text).await.expect(css);
     }
 
+    /// The element's whole text (`textContent`: ellipsised text included).
     async fn text(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
+        let script = format!(
+            "return document.querySelector({})?.textContent ?? ''",
+            json!(css)
+        );
+        self.eval(&script)
             .await
-            .expect(css)
-            .text()
-            .await
-            .expect(css)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     async fn eval(&self, script: &str) -> serde_json::Value {
@@ -214,7 +217,7 @@ impl Session {
     }
 
     /// Two animation frames first, or WebKit may hand back the previous paint.
-    async fn shot(&mut self, name: &str) {
+    async fn shot(&self, name: &str) {
         let _ = self
             .client
             .execute_async(
@@ -224,10 +227,10 @@ impl Session {
             )
             .await;
         if let Ok(png) = self.client.screenshot().await {
-            self.n_shots += 1;
+            self.n_shots.set(self.n_shots.get() + 1);
             let path = self
                 .artifacts
-                .join(format!("{:02}-{name}.png", self.n_shots));
+                .join(format!("{:02}-{name}.png", self.n_shots.get()));
             let _ = std::fs::write(path, png);
         }
     }
@@ -315,7 +318,7 @@ async fn a_new_user_drops_a_pdf_and_gets_a_cited_answer() {
             .expect("start tauri-driver (cargo install tauri-driver --locked; scripts/setup-app.sh --test does)"),
     );
 
-    let mut s = Session::open(port, &app, &artifacts, 0).await;
+    let s = Session::open(port, &app, &artifacts, 0).await;
     s.wait_for("[data-testid=welcome]", Duration::from_secs(30))
         .await;
     s.shot("welcome").await;
@@ -434,11 +437,11 @@ async fn a_new_user_drops_a_pdf_and_gets_a_cited_answer() {
     )
     .await;
     s.shot("model-switched").await;
-    let n_shots = s.n_shots;
+    let n_shots = s.n_shots.get();
     s.client.close().await.expect("close the app");
 
     // Restarted: the collection, its chats and the answers are still there.
-    let mut s = Session::open(port, &app, &artifacts, n_shots).await;
+    let s = Session::open(port, &app, &artifacts, n_shots).await;
     s.wait_for("[data-testid=collection-title]", Duration::from_secs(30))
         .await;
     s.wait_for(".chat-list .chat-title", Duration::from_secs(10))

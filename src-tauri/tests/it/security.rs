@@ -25,8 +25,10 @@ fn capabilities_grant_only_events_and_lecterns_commands() {
     )
     .expect("read bindings");
     let mut invoked: Vec<String> = bindings
-        .split("TAURI_INVOKE(\"")
+        .split("__TAURI_INVOKE")
         .skip(1)
+        .filter(|rest| rest.starts_with(['(', '<']))
+        .filter_map(|rest| rest.split_once("(\"").map(|(_, name)| name))
         .filter_map(|rest| rest.split('"').next())
         .map(|command| format!("allow-{}", command.replace('_', "-")))
         .collect();

@@ -147,6 +147,8 @@ export type MessageView = {
 	finish: string,
 	model: string,
 	passages: PassageView[],
+	/**  The model wrote no `[n]`; its citations were matched from the answer's wording. */
+	citations_matched: boolean,
 	feedback: FeedbackView | null,
 	first_token_ms: number | null,
 	tokens_per_s: number | null,

@@ -3,6 +3,8 @@ import type { IngestProgress } from "../bindings";
 import { applyUpdate, newJob, type Job } from "../ingest/progress";
 import { call, commands } from "../ipc";
 
+const SUCCESS_LINGER_MS = 8000;
+
 class Jobs {
   all = $state<Job[]>([]);
 
@@ -17,7 +19,12 @@ class Jobs {
     const next = applyUpdate(job, event.update, now);
     if (idx >= 0) this.all[idx] = next;
     else this.all = [...this.all, next];
-    return event.update.kind === "finished" ? next : null;
+    if (event.update.kind !== "finished") return null;
+    // A clean success needs no attention: it leaves on its own. Failures stay until dismissed.
+    if (next.state === "finished" && !next.cancelled && next.summary?.nFailed === 0) {
+      setTimeout(() => this.dismiss(next.jobId), SUCCESS_LINGER_MS);
+    }
+    return next;
   }
 
   async start(collection: string, paths: string[], password: string | null = null): Promise<number> {

@@ -244,12 +244,8 @@ impl Answerer {
 
         let parts = self.db.prompt_parts(collection.id).await?;
         let prompt = Prompt {
-            instruction: parts
-                .instruction
-                .unwrap_or_else(|| prompt::DEFAULT_INSTRUCTION.into()),
-            output_indicator: parts
-                .output_indicator
-                .unwrap_or_else(|| prompt::DEFAULT_OUTPUT_INDICATOR.into()),
+            instruction: parts.instruction_in_use().to_owned(),
+            output_indicator: parts.output_indicator_in_use().to_owned(),
             passages: passages
                 .iter()
                 .map(|p| prompt::PromptPassage {

@@ -97,6 +97,22 @@ pub struct PromptParts {
     pub output_indicator: Option<String>,
 }
 
+impl PromptParts {
+    /// The instruction in use: the collection's own, else the default.
+    pub fn instruction_in_use(&self) -> &str {
+        self.instruction
+            .as_deref()
+            .unwrap_or(crate::prompt::DEFAULT_INSTRUCTION)
+    }
+
+    /// The output indicator in use: the collection's own, else the default.
+    pub fn output_indicator_in_use(&self) -> &str {
+        self.output_indicator
+            .as_deref()
+            .unwrap_or(crate::prompt::DEFAULT_OUTPUT_INDICATOR)
+    }
+}
+
 const MESSAGE_COLUMNS: &str = "id, chat_id, question, answer, finish, prompt_user, model, \
     retrieval_ms, prompt_tokens, reused_tokens, answer_tokens, prompt_ms, first_token_ms, \
     tokens_per_s, created_at, citations_matched";

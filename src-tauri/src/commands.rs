@@ -430,12 +430,8 @@ pub async fn get_prompt(app: State<'_, App>, collection: String) -> IpcResult<Pr
         .prompt_parts(db.collection(&collection).await?.id)
         .await?;
     Ok(PromptView {
-        instruction: parts
-            .instruction
-            .unwrap_or_else(|| prompt::DEFAULT_INSTRUCTION.into()),
-        output_indicator: parts
-            .output_indicator
-            .unwrap_or_else(|| prompt::DEFAULT_OUTPUT_INDICATOR.into()),
+        instruction: parts.instruction_in_use().into(),
+        output_indicator: parts.output_indicator_in_use().into(),
         default_instruction: prompt::DEFAULT_INSTRUCTION.into(),
         default_output_indicator: prompt::DEFAULT_OUTPUT_INDICATOR.into(),
     })

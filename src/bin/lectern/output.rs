@@ -360,14 +360,8 @@ impl Out {
     }
 
     pub fn prompt_parts(&self, parts: &PromptParts) {
-        let instruction = parts
-            .instruction
-            .as_deref()
-            .unwrap_or(lectern::prompt::DEFAULT_INSTRUCTION);
-        let indicator = parts
-            .output_indicator
-            .as_deref()
-            .unwrap_or(lectern::prompt::DEFAULT_OUTPUT_INDICATOR);
+        let instruction = parts.instruction_in_use();
+        let indicator = parts.output_indicator_in_use();
         if self.json {
             self.line(&serde_json::json!({
                 "instruction": instruction,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the desktop app needs to build and run, idempotently: Debian's WebKitGTK and
-# friends, the UI's npm packages (from package-lock.json), and the built UI (ui/dist, which the
+# friends, the UI's npm packages (the versions in package-lock.json), and the built UI (ui/dist, which the
 # app embeds). With --test it also installs what the app's end-to-end test drives it with:
 # Xvfb, WebKitWebDriver, xdotool, a GTK drag source, and tauri-driver. With --xvfb, only Xvfb
 # and ImageMagick (for running the app without a display).
@@ -31,7 +31,10 @@ fi
 command -v npm >/dev/null || { say "npm not found: install Node.js 20 or newer"; exit 1; }
 if [[ ! -d ui/node_modules ]] || [[ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]]; then
   say "installing the UI's npm packages"
-  npm ci --prefix ui --no-audit --no-fund --loglevel=error
+  # Not `npm ci`: the lock file lists only the platform packages this registry resolved
+  # (the tauri CLI's optional per-platform binaries), which `npm ci` rejects as out of sync.
+  # `install --no-save` takes the locked versions and leaves the lock file untouched.
+  npm install --prefix ui --no-save --no-audit --no-fund --loglevel=error
 fi
 say "building the UI (ui/dist)"
 npm run --prefix ui --silent build >/dev/null

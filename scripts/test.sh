@@ -11,7 +11,8 @@ scripts/setup-app.sh --test
 cargo fmt --all --check
 npm run --prefix ui --silent check
 npm run --prefix ui --silent test
-cargo clippy --locked --workspace --all-targets -- -D warnings
-# Release: the end-to-end test drives the release app binary that cargo builds for it, and one
-# optimised build serves every test (the dependencies are optimised in dev builds too).
+# Release for both: the end-to-end test drives the release app binary that cargo builds for it,
+# one optimised build serves every test (dependencies are optimised in dev builds too), and
+# clippy in the same profile shares its build scripts (llama.cpp's compile, ~8 min) with it.
+cargo clippy --locked --workspace --all-targets --release -- -D warnings
 cargo test --locked --workspace --release

@@ -22,7 +22,6 @@ pub enum ErrorCode {
     ModelMissing,
     ModelInvalid,
     Cancelled,
-    FileMissing,
     Other,
 }
 

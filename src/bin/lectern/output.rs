@@ -1,21 +1,19 @@
 //! How the CLI presents core results: human text and progress bars, or JSON Lines. The JSON
 //! shapes live here, at the boundary; core types carry no serialisation.
 
-use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lectern::Error;
-use lectern::answer::Answer;
 use lectern::db::{Collection, Document, StoredChunk};
 use lectern::eval::EvalReport;
-use lectern::history::{Chat, Message, PromptParts, RatedMessage, StoredPassage};
 use lectern::ingest::{FileOutcome, FileStatus, IngestEvent, IngestReport};
-use lectern::models::{DownloadProgress, ModelEntry};
 use lectern::retrieve::Passage;
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
+
+mod answers;
 
 #[derive(Debug, Clone)]
 pub struct Out {
@@ -114,125 +112,6 @@ struct EvalJson {
     modes: Vec<ModeJson>,
 }
 
-#[derive(Serialize)]
-struct PassageJson<'a> {
-    n: i64,
-    document: &'a str,
-    page: Option<i64>,
-    last_page: Option<i64>,
-    chunk_id: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cited: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    text: Option<&'a str>,
-}
-
-impl<'a> PassageJson<'a> {
-    fn new(p: &'a StoredPassage, cited: Option<bool>, text: bool) -> Self {
-        Self {
-            n: p.n,
-            document: &p.document,
-            page: p.first_page,
-            last_page: p.last_page,
-            chunk_id: p.chunk_id,
-            cited,
-            text: text.then_some(p.text.as_str()),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct TimingsJson {
-    retrieval_ms: f64,
-    prompt_tokens: i64,
-    reused_prompt_tokens: i64,
-    answer_tokens: i64,
-    prompt_ms: f64,
-    first_token_ms: Option<f64>,
-    tokens_per_s: f64,
-}
-
-#[derive(Serialize)]
-struct AnswerJson<'a> {
-    chat_id: i64,
-    message_id: i64,
-    question: &'a str,
-    answer: &'a str,
-    stopped: bool,
-    finish: &'a str,
-    citations: Vec<PassageJson<'a>>,
-    /// True when the model wrote no [n] and the markers were matched from its wording.
-    citations_matched: bool,
-    sources: Vec<PassageJson<'a>>,
-    timings: TimingsJson,
-    model: &'a str,
-}
-
-fn answer_json<'a>(
-    m: &'a Message,
-    citations: Vec<&'a StoredPassage>,
-    text: bool,
-) -> AnswerJson<'a> {
-    let t = &m.timings;
-    AnswerJson {
-        chat_id: m.chat_id,
-        message_id: m.id,
-        question: &m.question,
-        answer: &m.answer,
-        stopped: m.stopped(),
-        finish: &m.finish,
-        citations: citations
-            .into_iter()
-            .map(|p| PassageJson::new(p, None, false))
-            .collect(),
-        citations_matched: m.citations_matched,
-        sources: m
-            .passages
-            .iter()
-            .map(|p| PassageJson::new(p, Some(p.cited), text))
-            .collect(),
-        timings: TimingsJson {
-            retrieval_ms: round1(t.retrieval_ms),
-            prompt_tokens: t.prompt_tokens,
-            reused_prompt_tokens: t.reused_tokens,
-            answer_tokens: t.answer_tokens,
-            prompt_ms: round1(t.prompt_ms),
-            first_token_ms: t.first_token_ms.map(round1),
-            tokens_per_s: round1(t.tokens_per_s),
-        },
-        model: &m.model,
-    }
-}
-
-fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
-}
-
-/// Prints download progress on stderr (nothing in JSON mode).
-#[derive(Debug)]
-pub struct DownloadBar {
-    bar: Option<ProgressBar>,
-}
-
-impl DownloadBar {
-    pub fn update(&self, p: DownloadProgress) {
-        if let Some(bar) = &self.bar {
-            if let Some(total) = p.total {
-                bar.set_length(total);
-            }
-            bar.set_position(p.done);
-        }
-    }
-}
-
-impl Drop for DownloadBar {
-    fn drop(&mut self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
 fn pages(first: Option<i64>, last: Option<i64>) -> String {
     match (first, last) {
         (Some(a), Some(b)) if a != b => format!("pages {a}-{b}"),
@@ -263,172 +142,6 @@ impl Out {
 
     pub fn is_json(&self) -> bool {
         self.json
-    }
-
-    /// A piece of an answer as it streams (human output only).
-    pub fn answer_piece(&self, piece: &str) {
-        if !self.json {
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(piece.as_bytes());
-            let _ = stdout.flush();
-        }
-    }
-
-    /// The end of an answer: its sources (human), or the whole answer as one object (JSON).
-    pub fn answer(&self, a: &Answer) {
-        let m = &a.message;
-        if self.json {
-            self.line(&answer_json(m, a.citations(), false));
-            return;
-        }
-        println!();
-        if m.stopped() {
-            println!("(stopped)");
-        }
-        if m.passages.is_empty() {
-            println!("\nNo passages were found in this collection.");
-        } else {
-            if m.citations_matched {
-                println!("\nWith citations matched from its wording:\n{}", m.answer);
-            }
-            println!("\nSources:");
-            for p in &m.passages {
-                println!(
-                    "  [{}] {}{}{}",
-                    p.n,
-                    p.document,
-                    match pages(p.first_page, p.last_page).as_str() {
-                        "" => String::new(),
-                        pg => format!(", {pg}"),
-                    },
-                    if p.cited { "  (cited)" } else { "" }
-                );
-            }
-        }
-        let t = &m.timings;
-        eprintln!(
-            "chat {} · answer {} · {} · first token {:.0} ms · {:.1} tokens/s",
-            a.chat.id,
-            m.id,
-            m.model,
-            t.first_token_ms.unwrap_or(0.0),
-            t.tokens_per_s
-        );
-    }
-
-    pub fn chat(&self, c: &Chat) {
-        if self.json {
-            self.line(&serde_json::json!({
-                "id": c.id, "collection_id": c.collection_id, "title": c.title, "created_at": c.created_at
-            }));
-        } else {
-            println!("{:>5}  {}", c.id, c.title);
-        }
-    }
-
-    pub fn history_message(&self, m: &Message) {
-        if self.json {
-            self.line(&answer_json(m, m.citations(), false));
-        } else {
-            println!("#{} Q: {}", m.id, m.question);
-            println!(
-                "A: {}{}",
-                m.answer,
-                if m.stopped() { " (stopped)" } else { "" }
-            );
-            for p in m.citations() {
-                println!(
-                    "   [{}] {}, {}",
-                    p.n,
-                    p.document,
-                    pages(p.first_page, p.last_page)
-                );
-            }
-            println!();
-        }
-    }
-
-    /// One rated answer, always as a JSON line: the export is for tools.
-    pub fn rated(&self, r: &RatedMessage) {
-        self.line(&serde_json::json!({
-            "collection": r.collection,
-            "rating": if r.feedback.rating > 0 { "up" } else { "down" },
-            "comment": r.feedback.comment,
-            "rated_at": r.feedback.created_at,
-            "message": answer_json(&r.message, r.message.citations(), true),
-        }));
-    }
-
-    pub fn prompt_parts(&self, parts: &PromptParts) {
-        let instruction = parts.instruction_in_use();
-        let indicator = parts.output_indicator_in_use();
-        if self.json {
-            self.line(&serde_json::json!({
-                "instruction": instruction,
-                "instruction_is_default": parts.instruction.is_none(),
-                "output_indicator": indicator,
-                "output_indicator_is_default": parts.output_indicator.is_none(),
-            }));
-        } else {
-            let tag = |d: bool| if d { " (default)" } else { "" };
-            println!(
-                "instruction{}:\n  {instruction}",
-                tag(parts.instruction.is_none())
-            );
-            println!(
-                "output indicator{}:\n  {indicator}",
-                tag(parts.output_indicator.is_none())
-            );
-        }
-    }
-
-    pub fn model_entry(&self, e: &ModelEntry, selected: bool) {
-        match (&e.info, self.json) {
-            (Ok(i), true) => self.line(&serde_json::json!({
-                "file": e.file_name,
-                "path": e.path,
-                "name": i.name,
-                "architecture": i.architecture,
-                "parameters": i.n_params,
-                "quantization": i.quantization,
-                "context_length": i.context_length,
-                "chat_template": i.chat_template.is_some(),
-                "bytes": i.file_size,
-                "selected": selected,
-            })),
-            (Err(reason), true) => self.line(&serde_json::json!({
-                "file": e.file_name, "path": e.path, "error": reason.to_string(), "selected": selected,
-            })),
-            (Ok(i), false) => println!(
-                "{} {}  {} · {} · {} params · {} · ctx {} · {}",
-                if selected { "*" } else { " " },
-                e.file_name,
-                i.name,
-                i.architecture,
-                lectern::gguf::human_params(i.n_params),
-                i.quantization,
-                i.context_length.map_or("?".into(), |n| n.to_string()),
-                if i.chat_template.is_some() {
-                    "chat template"
-                } else {
-                    "no chat template (fallback prompt)"
-                }
-            ),
-            (Err(reason), false) => println!("  {}  unreadable: {reason}", e.file_name),
-        }
-    }
-
-    pub fn download_progress(&self) -> DownloadBar {
-        if self.json {
-            return DownloadBar { bar: None };
-        }
-        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        if let Ok(style) = ProgressStyle::with_template(
-            "{bytes}/{total_bytes} {wide_bar} {bytes_per_sec} eta {eta}",
-        ) {
-            bar.set_style(style);
-        }
-        DownloadBar { bar: Some(bar) }
     }
 
     pub fn setting(&self, key: &str, value: &str) {

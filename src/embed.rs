@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use fastembed::{
-    InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel,
+    InitOptionsUserDefined, OutputKey, Pooling, TextEmbedding, TokenizerFiles,
+    UserDefinedEmbeddingModel,
 };
 use tokenizers::Tokenizer;
 use tokio::sync::{mpsc, oneshot};
@@ -15,10 +16,58 @@ use crate::error::EmbedError;
 /// The default embedding model: its folder name under the models folder and its id in the
 /// database (documents record which model embedded them).
 pub const DEFAULT_MODEL: &str = "all-MiniLM-L6-v2";
+/// The setting naming the embedding model every stored vector comes from.
+pub const MODEL_SETTING: &str = "embedding.model";
+/// The setting naming the model a switch is re-embedding into (absent when none is under way).
+pub const TARGET_SETTING: &str = "embedding.target";
 /// The model was trained on sequences of up to 256 tokens; longer input only costs time.
 pub const MAX_SEQUENCE_TOKENS: usize = 256;
 /// Batches of 16–32 are as fast as larger ones and keep memory low (256 took 8–21 GB here).
 pub const BATCH_SIZE: usize = 32;
+
+/// An embedding model Lectern can switch to; its folder under the models folder is its `id`.
+/// Every model here shares all-MiniLM-L6-v2's tokenizer and has a window of at least
+/// [`MAX_SEQUENCE_TOKENS`]: a switch re-embeds the stored passages but never re-chunks them,
+/// because the files they came from may be gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddingModelSpec {
+    pub id: &'static str,
+    pub label: &'static str,
+    /// What choosing it means, in a sentence for the settings screen.
+    pub about: &'static str,
+    pub dims: usize,
+    /// The graph's output holding the token embeddings, when fastembed cannot tell.
+    pub output: Option<&'static str>,
+}
+
+/// The embedding models `scripts/setup.sh` installs, the default first.
+pub const EMBEDDING_MODELS: [EmbeddingModelSpec; 2] = [
+    EmbeddingModelSpec {
+        id: DEFAULT_MODEL,
+        label: "all-MiniLM-L6-v2",
+        about: "6 layers; the default, and the better retrieval of the two",
+        dims: 384,
+        output: None,
+    },
+    // Trained on 128-token inputs; its positions go to 512, so Lectern's 256-token chunks
+    // need no re-chunking. Measured in docs/BENCHMARKS.md (Embedding models).
+    EmbeddingModelSpec {
+        id: "paraphrase-MiniLM-L3-v2",
+        label: "paraphrase-MiniLM-L3-v2",
+        about: "3 layers: indexes about 1.6× faster, but finds clearly fewer of the right passages",
+        dims: 384,
+        output: Some("onnx::Shape_422"),
+    },
+];
+
+/// The known embedding model with this id.
+pub fn embedding_model_spec(id: &str) -> Result<&'static EmbeddingModelSpec, EmbedError> {
+    EMBEDDING_MODELS
+        .iter()
+        .find(|m| m.id == id)
+        .ok_or_else(|| EmbedError::UnknownModel(id.to_owned()))
+}
+
 const MODEL_FILES: [&str; 5] = [
     "model.onnx",
     "tokenizer.json",
@@ -132,8 +181,12 @@ impl OnnxEmbedder {
             tokenizer_config_file: files.read("tokenizer_config.json")?,
         };
         let env = ort_environment(&files.runtime_library)?;
-        let model =
+        let mut model =
             UserDefinedEmbeddingModel::new(onnx, tokenizer_files).with_pooling(Pooling::Mean);
+        model.output_key = embedding_model_spec(&files.name)
+            .ok()
+            .and_then(|spec| spec.output)
+            .map(OutputKey::ByName);
         let options = InitOptionsUserDefined::new()
             .with_environment(env)
             .with_max_length(MAX_SEQUENCE_TOKENS);

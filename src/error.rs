@@ -60,6 +60,10 @@ impl IngestError {
             Self::GarbledText { .. } => "garbled_text",
             Self::ExtractorUnavailable { .. } => "extractor_unavailable",
             Self::Embed { .. } => "embed_failed",
+            Self::Store {
+                source: DbError::EmbeddingModelChanged { .. },
+                ..
+            } => "embedding_model_changed",
             Self::Store { .. } => "store_failed",
             Self::Cancelled { .. } => "cancelled",
         }
@@ -101,6 +105,10 @@ pub enum EmbedError {
     Tokenizer { path: PathBuf, reason: String },
     #[error("the embedding worker has stopped")]
     WorkerGone,
+    #[error("no embedding model {0:?}; Lectern knows {known}", known = crate::embed::EMBEDDING_MODELS.map(|m| m.id).join(", "))]
+    UnknownModel(String),
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl EmbedError {
@@ -110,6 +118,8 @@ impl EmbedError {
             Self::Runtime { .. } => "runtime_missing",
             Self::Load { .. } | Self::Tokenizer { .. } => "model_invalid",
             Self::Inference(_) | Self::WorkerGone => "embed_failed",
+            Self::UnknownModel(_) => "invalid_input",
+            Self::Cancelled => "cancelled",
         }
     }
 }
@@ -138,6 +148,8 @@ pub enum DbError {
     NoSuchMessage(i64),
     #[error("{0}")]
     InvalidInput(String),
+    #[error("the embedding model is now {active}, but this was embedded with {used}; add it again")]
+    EmbeddingModelChanged { used: String, active: String },
 }
 
 impl DbError {
@@ -150,6 +162,7 @@ impl DbError {
             | Self::NoSuchMessage(_) => "not_found",
             Self::CollectionExists(_) => "already_exists",
             Self::EmptyName | Self::AmbiguousDocument(_) | Self::InvalidInput(_) => "invalid_input",
+            Self::EmbeddingModelChanged { .. } => "embedding_model_changed",
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod llm;
 pub mod models;
 pub mod paths;
 pub mod prompt;
+pub mod reembed;
 pub mod retrieve;
 
 pub use error::{DbError, EmbedError, Error, IndexError, IngestError, LlmError, Result};

@@ -3,7 +3,12 @@
 use crate::answer::{Answerer, LlmSettings};
 use crate::chunk::Chunker;
 use crate::db::{Db, Document};
-use crate::embed::{EmbedWorker, ModelFiles};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use crate::embed::{
+    DEFAULT_MODEL, EmbedWorker, EmbeddingModelSpec, MODEL_SETTING, ModelFiles, embedding_model_spec,
+};
 use crate::error::{LlmError, Result};
 use crate::extract::ExtractorConfig;
 use crate::index::{IndexParams, IndexSet};
@@ -21,13 +26,18 @@ pub struct MissingPart {
     pub fix: String,
 }
 
-/// Vector dimensions of the embedding model (all-MiniLM-L6-v2).
-const DIMS: usize = 384;
-
 #[derive(Debug, Clone)]
 pub struct Library {
     paths: Paths,
     db: Db,
+    /// Replaced as a whole when an embedding-model switch completes; searches that began
+    /// before keep the model and indexes they started with.
+    embedding: Arc<RwLock<ActiveEmbedding>>,
+}
+
+#[derive(Debug, Clone)]
+struct ActiveEmbedding {
+    spec: &'static EmbeddingModelSpec,
     indexes: IndexSet,
 }
 
@@ -35,12 +45,47 @@ impl Library {
     /// Opens the data folder's database, creating and migrating it as needed. Loads no model.
     pub async fn open(paths: Paths) -> Result<Self> {
         let db = Db::open(&paths.database()).await?;
-        let indexes = IndexSet::new(paths.data_dir.join("index"), IndexParams::default(), DIMS);
-        Ok(Self { paths, db, indexes })
+        let model = db.setting(MODEL_SETTING).await?;
+        let spec = embedding_model_spec(model.as_deref().unwrap_or(DEFAULT_MODEL))?;
+        let index_root = paths.data_dir.join("index");
+        tidy_index_root(&index_root, spec.id);
+        let active = ActiveEmbedding {
+            spec,
+            indexes: index_set(&index_root, spec),
+        };
+        Ok(Self {
+            paths,
+            db,
+            embedding: Arc::new(RwLock::new(active)),
+        })
     }
 
-    pub fn indexes(&self) -> &IndexSet {
-        &self.indexes
+    fn active(&self) -> ActiveEmbedding {
+        self.embedding
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The vector indexes of the embedding model in use.
+    pub fn indexes(&self) -> IndexSet {
+        self.active().indexes
+    }
+
+    /// The embedding model every stored vector comes from.
+    pub fn embedding_spec(&self) -> &'static EmbeddingModelSpec {
+        self.active().spec
+    }
+
+    /// Makes `spec` the model in use, with fresh indexes (built from the database on first
+    /// use). Called once its vectors are in the database.
+    pub(crate) fn set_embedding_model(&self, spec: &'static EmbeddingModelSpec) -> IndexSet {
+        let indexes = index_set(&self.paths.data_dir.join("index"), spec);
+        *self.embedding.write().unwrap_or_else(|p| p.into_inner()) = ActiveEmbedding {
+            spec,
+            indexes: indexes.clone(),
+        };
+        indexes
     }
 
     pub fn db(&self) -> &Db {
@@ -53,7 +98,7 @@ impl Library {
 
     /// The embedding model's files in the models folder.
     pub fn embedding_model(&self) -> ModelFiles {
-        ModelFiles::default_in(&self.paths.models_dir)
+        ModelFiles::new(&self.paths.models_dir, self.embedding_spec().id)
     }
 
     /// Loads the embedding model on its own thread and makes an [`Ingester`] over it.
@@ -62,17 +107,14 @@ impl Library {
         let chunker = Chunker::new(files.tokenizer()?);
         let embedder = EmbedWorker::onnx(&files)?;
         Ok(Ingester::new(self.db.clone(), embedder, chunker, extractor)
-            .with_indexes(self.indexes.clone()))
+            .with_indexes(self.indexes()))
     }
 
     /// Loads the embedding model on its own thread and makes a [`Retriever`] over it.
     pub fn retriever(&self) -> Result<Retriever> {
-        let embedder = EmbedWorker::onnx(&self.embedding_model())?;
-        Ok(Retriever::new(
-            self.db.clone(),
-            embedder,
-            self.indexes.clone(),
-        ))
+        let active = self.active();
+        let embedder = EmbedWorker::onnx(&ModelFiles::new(&self.paths.models_dir, active.spec.id))?;
+        Ok(Retriever::new(self.db.clone(), embedder, active.indexes))
     }
 
     /// Loads the language model (`model` names one in the models folder or a path; `None` is
@@ -105,7 +147,7 @@ impl Library {
         let collection = self.db.collection(collection).await?;
         let doc = self.db.find_document(collection.id, key).await?;
         let chunk_ids = self.db.delete_document(doc.id).await?;
-        let index = self.indexes.get(&self.db, collection.id).await?;
+        let index = self.indexes().get(&self.db, collection.id).await?;
         index.remove(chunk_ids).await?;
         index
             .compact_if_needed(&self.db, collection.id, true)
@@ -117,7 +159,7 @@ impl Library {
     /// Rebuilds a collection's vector index from the database.
     pub async fn reindex(&self, collection: &str) -> Result<()> {
         let collection = self.db.collection(collection).await?;
-        let index = self.indexes.get(&self.db, collection.id).await?;
+        let index = self.indexes().get(&self.db, collection.id).await?;
         index.rebuild(&self.db, collection.id).await?;
         Ok(())
     }
@@ -157,7 +199,37 @@ impl Library {
     pub async fn delete_collection(&self, name: &str) -> Result<()> {
         let collection = self.db.collection(name).await?;
         self.db.delete_collection(name).await?;
-        self.indexes.drop_collection(collection.id).await;
+        self.indexes().drop_collection(collection.id).await;
         Ok(())
+    }
+}
+
+/// Each embedding model's indexes live apart, in `index/<model id>/<collection id>/`, so
+/// vectors of two models never meet in one graph.
+fn index_set(index_root: &Path, spec: &EmbeddingModelSpec) -> IndexSet {
+    IndexSet::new(index_root.join(spec.id), IndexParams::default(), spec.dims)
+}
+
+/// Moves indexes from before models had folders (`index/<collection id>/`, always the
+/// default model's) into the model's folder, and deletes the indexes of models no longer in
+/// use. Failures only cost a rebuild later, so they are ignored.
+fn tidy_index_root(index_root: &Path, active_model: &str) {
+    let Ok(entries) = std::fs::read_dir(index_root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if name.parse::<i64>().is_ok() {
+            let moved = index_root.join(DEFAULT_MODEL).join(&name);
+            if active_model == DEFAULT_MODEL && !moved.exists() {
+                let _ = std::fs::create_dir_all(index_root.join(DEFAULT_MODEL));
+                let _ = std::fs::rename(&path, &moved);
+            } else {
+                let _ = std::fs::remove_dir_all(&path);
+            }
+        } else if name != active_model && path.is_dir() {
+            let _ = std::fs::remove_dir_all(&path);
+        }
     }
 }

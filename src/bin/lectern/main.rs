@@ -2,6 +2,7 @@
 //! benchmarks. Human output by default, JSON Lines with `--json`.
 
 mod ask;
+mod embedding;
 mod output;
 
 use std::path::PathBuf;
@@ -79,6 +80,9 @@ enum Command {
         /// Weights of the keyword ranking in hybrid fusion to compare (default: the built-in)
         #[arg(long, value_delimiter = ',')]
         keyword_weight: Vec<f32>,
+        /// Embedding model to evaluate (default: the one in use; see `lectern embedding list`)
+        #[arg(long, value_name = "MODEL")]
+        embedding_model: Option<String>,
     },
     /// Ask a question about a collection; the answer streams, then its sources are listed.
     /// Ctrl-C stops the answer and keeps what was written.
@@ -123,6 +127,9 @@ enum Command {
     /// List, choose, import or download GGUF language models
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// List the embedding models, or switch to another (re-embeds every collection)
+    #[command(subcommand)]
+    Embedding(EmbeddingCommand),
     /// Show or change generation settings (llm.threads, llm.n_ctx, llm.max_tokens,
     /// llm.temperature, llm.top_p, llm.seed)
     Settings {
@@ -220,6 +227,16 @@ enum ModelsCommand {
         #[arg(long = "use")]
         select: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum EmbeddingCommand {
+    /// The embedding models, which is in use, and any switch left unfinished
+    List,
+    /// Re-embed every passage with MODEL, then use it (Ctrl-C stops; running it again resumes)
+    Use { model: String },
+    /// Drop an unfinished switch and the vectors it made
+    Abandon,
 }
 
 #[derive(Debug, Subcommand)]
@@ -332,6 +349,7 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             k,
             mode,
             keyword_weight,
+            embedding_model,
         } => {
             let modes: Vec<SearchMode> = if mode.contains(&EvalMode::All) {
                 vec![SearchMode::Hybrid, SearchMode::Vector, SearchMode::Keyword]
@@ -358,6 +376,12 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
                 models_dir: library.paths().models_dir.clone(),
             };
             let result = async {
+                let model = embedding_model.unwrap_or_else(|| library.embedding_spec().id.into());
+                lectern::embed::embedding_model_spec(&model)?;
+                let db = lectern::db::Db::open(&paths.database()).await?;
+                db.set_setting(lectern::embed::MODEL_SETTING, &model)
+                    .await?;
+                db.close().await;
                 let throwaway = Library::open(paths).await?;
                 let col = throwaway.db().create_collection("eval").await?;
                 let retriever = throwaway.retriever()?;
@@ -430,6 +454,7 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             }
         }
         Command::Models(command) => ask::models(&library, command, out).await?,
+        Command::Embedding(command) => embedding::run(&library, command, out).await?,
         Command::Settings { key, value } => ask::settings(&library, key, value, out).await?,
         Command::Prompt {
             collection,

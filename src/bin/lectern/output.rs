@@ -14,6 +14,7 @@ use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 mod answers;
+mod embedding;
 
 #[derive(Debug, Clone)]
 pub struct Out {

@@ -1,0 +1,50 @@
+//! `lectern embedding`: list the embedding models and switch between them.
+
+use lectern::ingest::CancelFlag;
+use lectern::reembed::ReembedEvent;
+use lectern::{Error, Library};
+
+use crate::EmbeddingCommand;
+use crate::output::Out;
+
+pub async fn run(library: &Library, command: EmbeddingCommand, out: &Out) -> Result<(), Error> {
+    match command {
+        EmbeddingCommand::List => {
+            let pending = library.pending_embedding_switch().await?;
+            for choice in library.embedding_choices() {
+                out.embedding_choice(&choice);
+            }
+            if let Some(p) = pending {
+                out.pending_switch(&p);
+            }
+        }
+        EmbeddingCommand::Use { model } => {
+            let cancel = CancelFlag::default();
+            let on_ctrl_c = cancel.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    on_ctrl_c.cancel();
+                }
+            });
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ReembedEvent>();
+            let printer = {
+                let out = out.clone();
+                tokio::spawn(async move {
+                    while let Some(event) = rx.recv().await {
+                        out.reembed_event(&event);
+                    }
+                })
+            };
+            let report = library
+                .switch_embedding_model(&model, Some(tx), &cancel)
+                .await;
+            let _ = printer.await;
+            out.reembed_report(&report?);
+        }
+        EmbeddingCommand::Abandon => {
+            library.abandon_embedding_switch().await?;
+            out.done("no embedding-model switch pending");
+        }
+    }
+    Ok(())
+}

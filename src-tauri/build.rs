@@ -26,6 +26,11 @@ const COMMANDS: &[&str] = &[
     "set_setting",
     "get_prompt",
     "set_prompt",
+    "embedding_models",
+    "start_embedding_switch",
+    "abandon_embedding_switch",
+    "set_data_dir",
+    "restart_app",
 ];
 
 fn main() {

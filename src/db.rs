@@ -619,6 +619,14 @@ impl Db {
 
     // --- embedding-model switch (src/reembed.rs) ----------------------------------------------
 
+    /// Chunks in all collections.
+    pub async fn count_chunks(&self) -> Result<usize, DbError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chunks")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     /// Forgets vectors staged for any model but `model`.
     pub async fn reembed_keep_only(&self, model: &str) -> Result<(), DbError> {
         sqlx::query("DELETE FROM reembed_vectors WHERE model != ?")

@@ -1,6 +1,11 @@
-//! Where Lectern keeps its data: the data folder (database) and the models folder.
+//! Where Lectern keeps its data: the data folder (database) and the models folder, and the
+//! small config file outside the data folder that remembers a folder the user chose.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
 
 /// The folders Lectern reads and writes. Resolved once by a shell and passed down.
 #[derive(Debug, Clone)]
@@ -9,15 +14,77 @@ pub struct Paths {
     pub models_dir: PathBuf,
 }
 
+/// `config.json` in the config folder: folders the user chose in the app's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// The config folder: `$LECTERN_CONFIG_DIR`, else `$XDG_CONFIG_HOME/lectern`
+    /// (`~/.config/lectern`). It lives outside the data folder because it says where that is.
+    pub fn default_dir() -> PathBuf {
+        env_path("LECTERN_CONFIG_DIR").unwrap_or_else(|| {
+            env_path("XDG_CONFIG_HOME")
+                .unwrap_or_else(|| home().join(".config"))
+                .join("lectern")
+        })
+    }
+
+    /// The config in `config_dir`; a missing or unreadable file is an empty config (the
+    /// defaults apply), never an error that keeps Lectern from starting.
+    pub fn load(config_dir: &Path) -> Self {
+        std::fs::read(config_dir.join("config.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// Writes the config atomically (a temporary file renamed over the old one).
+    pub fn save(&self, config_dir: &Path) -> Result<(), Error> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| Error::Io { path, source }
+        };
+        std::fs::create_dir_all(config_dir).map_err(io(config_dir))?;
+        let path = config_dir.join("config.json");
+        let tmp = config_dir.join("config.json.tmp");
+        let json = serde_json::to_vec_pretty(self).unwrap_or_default();
+        std::fs::write(&tmp, json).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))
+    }
+}
+
+/// What choosing a data folder found there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataDirChoice {
+    pub data_dir: PathBuf,
+    /// The folder already holds a Lectern library, which will be opened as it is.
+    pub existing_library: bool,
+    /// `$LECTERN_DATA_DIR` is set and wins over the choice until it is unset.
+    pub overridden_by_env: bool,
+}
+
 impl Paths {
-    /// `data_dir`: the given folder, else `$LECTERN_DATA_DIR`, else `$XDG_DATA_HOME/lectern`
-    /// (`~/.local/share/lectern`). Models: `$LECTERN_MODELS_DIR`, else `<data_dir>/models`.
-    /// `scripts/setup.sh` resolves the same way, so both agree without configuration.
+    /// `data_dir`: the given folder, else `$LECTERN_DATA_DIR`, else the folder chosen in the
+    /// app (the config file), else `$XDG_DATA_HOME/lectern` (`~/.local/share/lectern`).
+    /// Models: `$LECTERN_MODELS_DIR`, else the config's, else `<data_dir>/models`.
+    /// `scripts/setup.sh` resolves the same way, but for the config file.
     pub fn resolve(data_dir: Option<PathBuf>) -> Self {
+        Self::resolve_with(data_dir, &Config::load(&Config::default_dir()))
+    }
+
+    pub fn resolve_with(data_dir: Option<PathBuf>, config: &Config) -> Self {
         let data_dir = data_dir
             .or_else(|| env_path("LECTERN_DATA_DIR"))
+            .or_else(|| config.data_dir.clone())
             .unwrap_or_else(default_data_dir);
-        let models_dir = env_path("LECTERN_MODELS_DIR").unwrap_or_else(|| data_dir.join("models"));
+        let models_dir = env_path("LECTERN_MODELS_DIR")
+            .or_else(|| config.models_dir.clone())
+            .unwrap_or_else(|| data_dir.join("models"));
         Self {
             data_dir,
             models_dir,
@@ -27,6 +94,49 @@ impl Paths {
     pub fn database(&self) -> PathBuf {
         self.data_dir.join("lectern.db")
     }
+
+    /// Makes `new_dir` the data folder from the next start on, by writing it to the config in
+    /// `config_dir`. The folder must be absolute; it is created if missing and must be
+    /// writable. The models folder stays where it is now (it is pinned in the config), so
+    /// nothing has to be fetched again. The current library is neither moved nor changed:
+    /// choosing its folder again brings it back.
+    pub fn choose_data_dir(
+        &self,
+        new_dir: &Path,
+        config_dir: &Path,
+    ) -> Result<DataDirChoice, Error> {
+        let invalid = |reason: &str| {
+            Error::Db(crate::DbError::InvalidInput(format!(
+                "{}: {reason}",
+                new_dir.display()
+            )))
+        };
+        if !new_dir.is_absolute() {
+            return Err(invalid("not an absolute path"));
+        }
+        if new_dir.exists() && !new_dir.is_dir() {
+            return Err(invalid("not a folder"));
+        }
+        std::fs::create_dir_all(new_dir).map_err(|source| Error::Io {
+            path: new_dir.to_owned(),
+            source,
+        })?;
+        let probe = new_dir.join(".lectern-write-test");
+        std::fs::write(&probe, b"").map_err(|source| Error::Io {
+            path: new_dir.to_owned(),
+            source,
+        })?;
+        let _ = std::fs::remove_file(&probe);
+        let mut config = Config::load(config_dir);
+        config.data_dir = Some(new_dir.to_owned());
+        config.models_dir = Some(self.models_dir.clone());
+        config.save(config_dir)?;
+        Ok(DataDirChoice {
+            data_dir: new_dir.to_owned(),
+            existing_library: new_dir.join("lectern.db").is_file(),
+            overridden_by_env: env_path("LECTERN_DATA_DIR").is_some(),
+        })
+    }
 }
 
 fn env_path(var: &str) -> Option<PathBuf> {
@@ -35,11 +145,12 @@ fn env_path(var: &str) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+fn home() -> PathBuf {
+    env_path("HOME").unwrap_or_else(|| PathBuf::from("."))
+}
+
 fn default_data_dir() -> PathBuf {
-    let base = env_path("XDG_DATA_HOME").unwrap_or_else(|| {
-        env_path("HOME")
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join(".local/share")
-    });
-    base.join("lectern")
+    env_path("XDG_DATA_HOME")
+        .unwrap_or_else(|| home().join(".local/share"))
+        .join("lectern")
 }

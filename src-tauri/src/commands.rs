@@ -1,6 +1,7 @@
 //! The commands the UI calls: each parses its arguments, calls the core and converts the
-//! result to boundary types. Long work (ingest, re-index) runs as a job that reports through
-//! [`IngestProgress`] events and can be cancelled.
+//! result to boundary types. Long work (ingest, re-index, embedding-model switch) runs as a
+//! job that reports through events ([`IngestProgress`], [`ReembedProgress`]) and can be
+//! cancelled.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -8,15 +9,16 @@ use std::time::Instant;
 use lectern::answer::{AskOptions, HISTORY_TURNS, LlmSettings, SETTING_KEYS};
 use lectern::history::PromptParts;
 use lectern::ingest::FileStatus;
+use lectern::paths::Config;
 use lectern::{models, prompt};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
 use tauri_specta::Event;
 
 use crate::ipc::{
-    AnswerEvent, AppStatus, ChatView, CollectionView, DocumentView, ErrorCode, IngestProgress,
-    IngestUpdate, IpcError, IpcResult, MessageView, ModelView, PromptView, SettingValue,
-    SettingsView,
+    AnswerEvent, AppStatus, ChatView, CollectionView, DataDirView, DocumentView, EmbeddingView,
+    ErrorCode, IngestProgress, IngestUpdate, IpcError, IpcResult, MessageView, ModelView,
+    PromptView, ReembedProgress, ReembedUpdate, SettingValue, SettingsView,
 };
 use crate::state::App;
 
@@ -185,7 +187,7 @@ fn spawn_ingest(
         let _turn = app.ingest_turn.lock().await;
         let started = Instant::now();
         let ingester = match app.ingester().await {
-            Ok(ingester) => ingester.clone(),
+            Ok(ingester) => ingester,
             Err(e) => {
                 send(IngestUpdate::Failed {
                     error: IpcError::from(e),
@@ -239,6 +241,97 @@ fn spawn_ingest(
 #[specta::specta]
 pub fn cancel_job(app: State<'_, App>, job_id: u32) -> bool {
     app.cancel_job(job_id)
+}
+
+// --- embedding model -------------------------------------------------------------------------
+
+#[tauri::command]
+#[specta::specta]
+pub async fn embedding_models(app: State<'_, App>) -> IpcResult<EmbeddingView> {
+    let pending = app.library.pending_embedding_switch().await?;
+    Ok(EmbeddingView {
+        models: app
+            .library
+            .embedding_choices()
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+        pending: pending.map(Into::into),
+        job_id: app.reembed_job(),
+        n_chunks: u32::try_from(app.library.db().count_chunks().await?).unwrap_or(u32::MAX),
+    })
+}
+
+/// Re-embeds every collection with `model` and then uses it, as a job; returns its id at
+/// once. It waits for running ingests, and ingests started meanwhile wait for it. Questions
+/// keep using the old model until the switch completes.
+#[tauri::command]
+#[specta::specta]
+pub async fn start_embedding_switch(
+    app: State<'_, App>,
+    handle: AppHandle,
+    model: String,
+) -> IpcResult<u32> {
+    lectern::embed::embedding_model_spec(&model).map_err(lectern::Error::from)?;
+    if let Some(job_id) = app.reembed_job() {
+        return Ok(job_id);
+    }
+    let job_id = app.next_id();
+    let cancel = app.register_job(job_id);
+    app.set_reembed_job(Some(job_id));
+    let send = {
+        let handle = handle.clone();
+        move |update: ReembedUpdate| {
+            let _ = ReembedProgress { job_id, update }.emit(&handle);
+        }
+    };
+    tauri::async_runtime::spawn(async move {
+        let app = tauri::Manager::state::<App>(&handle);
+        send(ReembedUpdate::Queued);
+        let _turn = app.ingest_turn.lock().await;
+        let started = Instant::now();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let forward = {
+            let send = send.clone();
+            tauri::async_runtime::spawn(async move {
+                while let Some(event) = rx.recv().await {
+                    send(ReembedUpdate::from(event));
+                }
+            })
+        };
+        let result = app
+            .library
+            .switch_embedding_model(&model, Some(tx), &cancel)
+            .await;
+        let _ = forward.await;
+        send(match result {
+            Ok(report) => ReembedUpdate::Finished {
+                to: report.to,
+                n_embedded: u32::try_from(report.n_embedded).unwrap_or(u32::MAX),
+                seconds: started.elapsed().as_secs_f64(),
+            },
+            Err(e) if e.code() == "cancelled" => ReembedUpdate::Cancelled,
+            Err(e) => ReembedUpdate::Failed {
+                error: IpcError::from(e),
+            },
+        });
+        app.set_reembed_job(None);
+        app.finish_job(job_id);
+    });
+    Ok(job_id)
+}
+
+/// Drops an unfinished switch and the vectors it had made.
+#[tauri::command]
+#[specta::specta]
+pub async fn abandon_embedding_switch(app: State<'_, App>) -> IpcResult<()> {
+    if app.reembed_job().is_some() {
+        return Err(IpcError::new(
+            ErrorCode::InvalidInput,
+            "a switch is running; cancel it first",
+        ));
+    }
+    Ok(app.library.abandon_embedding_switch().await?)
 }
 
 // --- chats -----------------------------------------------------------------------------------
@@ -420,6 +513,32 @@ async fn settings_view(app: &App) -> IpcResult<SettingsView> {
         models_dir: paths.models_dir.display().to_string(),
         embedding_model: app.library.embedding_model().name,
     })
+}
+
+/// Makes `path` the data folder from the next start (Lectern remembers it in its config file,
+/// outside any data folder). The current library stays where it is.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_data_dir(app: State<'_, App>, path: String) -> IpcResult<DataDirView> {
+    let choice = app
+        .library
+        .paths()
+        .choose_data_dir(std::path::Path::new(path.trim()), &Config::default_dir())?;
+    Ok(choice.into())
+}
+
+/// Restarts the app (after choosing another data folder). Refused while a job runs, so no
+/// ingest or switch is cut off.
+#[tauri::command]
+#[specta::specta]
+pub async fn restart_app(app: State<'_, App>, handle: AppHandle) -> IpcResult<()> {
+    if app.has_jobs() {
+        return Err(IpcError::new(
+            ErrorCode::InvalidInput,
+            "a job is running; wait for it or cancel it first",
+        ));
+    }
+    handle.restart()
 }
 
 #[tauri::command]

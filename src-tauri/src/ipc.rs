@@ -445,3 +445,140 @@ pub struct PromptView {
     pub default_instruction: String,
     pub default_output_indicator: String,
 }
+
+/// The embedding models, the one in use, and a switch left unfinished or under way.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct EmbeddingView {
+    pub models: Vec<EmbeddingModelView>,
+    pub pending: Option<PendingSwitchView>,
+    /// The running switch job, if any (its progress arrives as [`ReembedProgress`]).
+    pub job_id: Option<u32>,
+    /// Passages in all collections: what a switch re-embeds.
+    pub n_chunks: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct EmbeddingModelView {
+    pub id: String,
+    pub label: String,
+    pub about: String,
+    pub dims: u32,
+    pub installed: bool,
+    pub active: bool,
+}
+
+impl From<lectern::reembed::EmbeddingChoice> for EmbeddingModelView {
+    fn from(c: lectern::reembed::EmbeddingChoice) -> Self {
+        Self {
+            id: c.spec.id.into(),
+            label: c.spec.label.into(),
+            about: c.spec.about.into(),
+            dims: count(c.spec.dims),
+            installed: c.installed,
+            active: c.active,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct PendingSwitchView {
+    pub target: String,
+    pub n_done: u32,
+    pub n_total: u32,
+}
+
+impl From<lectern::reembed::PendingSwitch> for PendingSwitchView {
+    fn from(p: lectern::reembed::PendingSwitch) -> Self {
+        Self {
+            target: p.target,
+            n_done: count(p.n_done),
+            n_total: count(p.n_total),
+        }
+    }
+}
+
+/// An embedding-model switch's progress: re-embedding every passage while the old model keeps
+/// answering, then the swap and the index rebuilds.
+#[derive(Debug, Clone, Serialize, Deserialize, Type, Event)]
+pub struct ReembedProgress {
+    pub job_id: u32,
+    pub update: ReembedUpdate,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReembedUpdate {
+    /// Waiting for an ingest to finish.
+    Queued,
+    Started {
+        target: String,
+        n_done: u32,
+        n_total: u32,
+    },
+    Embedded {
+        n_done: u32,
+        n_total: u32,
+    },
+    /// The new model is in use; indexes are being rebuilt.
+    Switched {
+        n_collections: u32,
+    },
+    Indexed {
+        collection: String,
+    },
+    Finished {
+        to: String,
+        n_embedded: u32,
+        seconds: f64,
+    },
+    /// Stopped by the user: the old model stays in use, the work so far is kept for a retry.
+    Cancelled,
+    Failed {
+        error: IpcError,
+    },
+}
+
+impl From<lectern::reembed::ReembedEvent> for ReembedUpdate {
+    fn from(event: lectern::reembed::ReembedEvent) -> Self {
+        use lectern::reembed::ReembedEvent as E;
+        match event {
+            E::Started {
+                target,
+                n_done,
+                n_total,
+            } => Self::Started {
+                target,
+                n_done: count(n_done),
+                n_total: count(n_total),
+            },
+            E::Embedded { n_done, n_total } => Self::Embedded {
+                n_done: count(n_done),
+                n_total: count(n_total),
+            },
+            E::Switched { n_collections } => Self::Switched {
+                n_collections: count(n_collections),
+            },
+            E::Indexed { collection } => Self::Indexed { collection },
+        }
+    }
+}
+
+/// A data folder chosen for the next start.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct DataDirView {
+    pub data_dir: String,
+    /// It already holds a Lectern library, which will be opened as it is.
+    pub existing_library: bool,
+    /// `LECTERN_DATA_DIR` is set and wins until it is unset.
+    pub overridden_by_env: bool,
+}
+
+impl From<lectern::paths::DataDirChoice> for DataDirView {
+    fn from(c: lectern::paths::DataDirChoice) -> Self {
+        Self {
+            data_dir: c.data_dir.display().to_string(),
+            existing_library: c.existing_library,
+            overridden_by_env: c.overridden_by_env,
+        }
+    }
+}

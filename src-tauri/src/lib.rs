@@ -47,8 +47,13 @@ pub fn bindings() -> tauri_specta::Builder<tauri::Wry> {
             set_setting,
             get_prompt,
             set_prompt,
+            embedding_models,
+            start_embedding_switch,
+            abandon_embedding_switch,
+            set_data_dir,
+            restart_app,
         ])
-        .events(collect_events![ipc::IngestProgress])
+        .events(collect_events![ipc::IngestProgress, ipc::ReembedProgress])
         // Ids and counts stay far below 2^53.
         .dangerously_cast_bigints_to_number()
         // One type per struct: the UI only reads what commands return.

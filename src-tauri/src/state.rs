@@ -11,22 +11,24 @@ use lectern::ingest::{CancelFlag, Ingester};
 use lectern::llm::LlmWorker;
 use lectern::retrieve::Retriever;
 use lectern::{Error, Library};
-use tokio::sync::OnceCell;
 
 #[derive(Debug)]
 pub struct App {
     pub library: Library,
     extractor: ExtractorConfig,
     /// The embedding model for ingest; questions use their own copy (`retriever`) so that a
-    /// question asked during an ingest does not queue behind its batches.
-    ingester: OnceCell<Ingester>,
-    retriever: OnceCell<Retriever>,
+    /// question asked during an ingest does not queue behind its batches. Both are reloaded
+    /// when the library's embedding model has changed since they were loaded.
+    ingester: tokio::sync::Mutex<Option<Ingester>>,
+    retriever: tokio::sync::Mutex<Option<Retriever>>,
     /// Replaced when the user switches models or changes the context size.
     llm: tokio::sync::Mutex<Option<LlmWorker>>,
     /// One ingest at a time: two would fight over the two cores and the same rows.
     pub ingest_turn: tokio::sync::Mutex<()>,
     jobs: Mutex<HashMap<u32, CancelFlag>>,
     answers: Mutex<HashMap<u32, Arc<AtomicBool>>>,
+    /// The embedding-model switch running, if any: at most one.
+    reembed_job: Mutex<Option<u32>>,
     next_id: AtomicU32,
 }
 
@@ -36,12 +38,13 @@ impl App {
         Self {
             library,
             extractor,
-            ingester: OnceCell::new(),
-            retriever: OnceCell::new(),
+            ingester: tokio::sync::Mutex::default(),
+            retriever: tokio::sync::Mutex::default(),
             llm: tokio::sync::Mutex::new(None),
             ingest_turn: tokio::sync::Mutex::new(()),
             jobs: Mutex::default(),
             answers: Mutex::default(),
+            reembed_job: Mutex::default(),
             next_id: AtomicU32::new(1),
         }
     }
@@ -50,28 +53,36 @@ impl App {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub async fn ingester(&self) -> Result<&Ingester, Error> {
-        self.ingester
-            .get_or_try_init(|| {
-                let library = self.library.clone();
-                let extractor = self.extractor.clone();
-                blocking(move || library.ingester(extractor))
-            })
-            .await
+    pub async fn ingester(&self) -> Result<Ingester, Error> {
+        let mut slot = self.ingester.lock().await;
+        let model = self.library.embedding_spec().id;
+        if let Some(ingester) = slot.as_ref().filter(|i| i.embedder().model_id() == model) {
+            return Ok(ingester.clone());
+        }
+        *slot = None;
+        let library = self.library.clone();
+        let extractor = self.extractor.clone();
+        let ingester = blocking(move || library.ingester(extractor)).await?;
+        *slot = Some(ingester.clone());
+        Ok(ingester)
     }
 
-    pub async fn retriever(&self) -> Result<&Retriever, Error> {
-        self.retriever
-            .get_or_try_init(|| {
-                let library = self.library.clone();
-                blocking(move || library.retriever())
-            })
-            .await
+    pub async fn retriever(&self) -> Result<Retriever, Error> {
+        let mut slot = self.retriever.lock().await;
+        let model = self.library.embedding_spec().id;
+        if let Some(retriever) = slot.as_ref().filter(|r| r.embedder().model_id() == model) {
+            return Ok(retriever.clone());
+        }
+        *slot = None;
+        let library = self.library.clone();
+        let retriever = blocking(move || library.retriever()).await?;
+        *slot = Some(retriever.clone());
+        Ok(retriever)
     }
 
     /// An answerer over the selected language model, loading it if needed.
     pub async fn answerer(&self) -> Result<Answerer, Error> {
-        let retriever = self.retriever().await?.clone();
+        let retriever = self.retriever().await?;
         let llm = {
             let mut slot = self.llm.lock().await;
             match slot.as_ref() {
@@ -110,12 +121,24 @@ impl App {
         lock(&self.jobs).remove(&job_id);
     }
 
+    pub fn has_jobs(&self) -> bool {
+        !lock(&self.jobs).is_empty()
+    }
+
     /// False when the job has already finished.
     pub fn cancel_job(&self, job_id: u32) -> bool {
         lock(&self.jobs)
             .get(&job_id)
             .map(CancelFlag::cancel)
             .is_some()
+    }
+
+    pub fn reembed_job(&self) -> Option<u32> {
+        *lock(&self.reembed_job)
+    }
+
+    pub fn set_reembed_job(&self, job_id: Option<u32>) {
+        *lock(&self.reembed_job) = job_id;
     }
 
     pub fn register_answer(&self, ask_id: u32) -> Arc<AtomicBool> {

@@ -12,6 +12,7 @@ mod index;
 mod ingest;
 mod llm;
 mod models;
+mod paths;
 mod reembed;
 mod reference_bert;
 mod retrieve;

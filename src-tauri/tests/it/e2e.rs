@@ -23,6 +23,8 @@ const QUESTION: &str = "How does one pronounce Debian and what does this word me
 const SECOND_QUESTION: &str = "Write a long list of every Debian release and its code name.";
 const SCREEN: (u32, u32) = (1280, 1024);
 const SECOND_MODEL: &str = "gemma-3-270m-q4_k_m.gguf";
+const SECOND_EMBEDDING: &str = "paraphrase-MiniLM-L3-v2";
+const EMBEDDING_OPTION: &str = "[data-testid=embedding-option]";
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -312,6 +314,7 @@ async fn a_new_user_drops_a_pdf_and_gets_a_cited_answer() {
             .env("DISPLAY", &display)
             .env("LECTERN_DATA_DIR", &data_dir)
             .env("LECTERN_MODELS_DIR", &models)
+            .env("LECTERN_CONFIG_DIR", data_dir.join("config"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -437,6 +440,21 @@ async fn a_new_user_drops_a_pdf_and_gets_a_cited_answer() {
     )
     .await;
     s.shot("model-switched").await;
+
+    // The embedding model, switched in settings after a confirmation: every passage is
+    // re-embedded in the background, then the new model's index replaces the old.
+    s.click(&format!(
+        "{EMBEDDING_OPTION}[data-model='{SECOND_EMBEDDING}']"
+    ))
+    .await;
+    s.click("[data-testid=confirm-switch]").await;
+    s.until(
+        "the embedding-model switch",
+        Duration::from_secs(240),
+        "return document.querySelector('[data-testid=embedding-progress]')?.dataset.stage === 'finished'",
+    )
+    .await;
+    s.shot("embedding-switched").await;
     let n_shots = s.n_shots.get();
     s.client.close().await.expect("close the app");
 
@@ -457,5 +475,14 @@ async fn a_new_user_drops_a_pdf_and_gets_a_cited_answer() {
     )
     .await;
     s.shot("history-after-restart").await;
+    s.click("[data-testid=open-settings]").await;
+    s.until(
+        "the new embedding model to be the one in use",
+        Duration::from_secs(10),
+        &format!(
+            "return document.querySelector(\"{EMBEDDING_OPTION}[data-model='{SECOND_EMBEDDING}']\")?.checked === true"
+        ),
+    )
+    .await;
     s.client.close().await.expect("close the app");
 }

@@ -55,11 +55,31 @@ export const commands = {
 	 *  default.
 	 */
 	setPrompt: (collection: string, instruction: string | null, outputIndicator: string | null) => typedError<PromptView, IpcError>(__TAURI_INVOKE("set_prompt", { collection, instruction, outputIndicator })),
+	embeddingModels: () => typedError<EmbeddingView, IpcError>(__TAURI_INVOKE("embedding_models")),
+	/**
+	 *  Re-embeds every collection with `model` and then uses it, as a job; returns its id at
+	 *  once. It waits for running ingests, and ingests started meanwhile wait for it. Questions
+	 *  keep using the old model until the switch completes.
+	 */
+	startEmbeddingSwitch: (model: string) => typedError<number, IpcError>(__TAURI_INVOKE("start_embedding_switch", { model })),
+	/**  Drops an unfinished switch and the vectors it had made. */
+	abandonEmbeddingSwitch: () => typedError<null, IpcError>(__TAURI_INVOKE("abandon_embedding_switch")),
+	/**
+	 *  Makes `path` the data folder from the next start (Lectern remembers it in its config file,
+	 *  outside any data folder). The current library stays where it is.
+	 */
+	setDataDir: (path: string) => typedError<DataDirView, IpcError>(__TAURI_INVOKE("set_data_dir", { path })),
+	/**
+	 *  Restarts the app (after choosing another data folder). Refused while a job runs, so no
+	 *  ingest or switch is cut off.
+	 */
+	restartApp: () => typedError<null, IpcError>(__TAURI_INVOKE("restart_app")),
 };
 
 /** Events */
 export const events = {
 	ingestProgress: makeEvent<IngestProgress, IngestProgress>("ingest-progress"),
+	reembedProgress: makeEvent<ReembedProgress, ReembedProgress>("reembed-progress"),
 };
 
 /* Types */
@@ -89,6 +109,15 @@ export type CollectionView = {
 	n_chunks: number,
 };
 
+/**  A data folder chosen for the next start. */
+export type DataDirView = {
+	data_dir: string,
+	/**  It already holds a Lectern library, which will be opened as it is. */
+	existing_library: boolean,
+	/**  `LECTERN_DATA_DIR` is set and wins until it is unset. */
+	overridden_by_env: boolean,
+};
+
 export type DocumentView = {
 	id: number,
 	name: string,
@@ -102,6 +131,25 @@ export type DocumentView = {
 	added_at: number,
 	/**  The file is no longer where it was ingested from (its text stays searchable). */
 	source_missing: boolean,
+};
+
+export type EmbeddingModelView = {
+	id: string,
+	label: string,
+	about: string,
+	dims: number,
+	installed: boolean,
+	active: boolean,
+};
+
+/**  The embedding models, the one in use, and a switch left unfinished or under way. */
+export type EmbeddingView = {
+	models: EmbeddingModelView[],
+	pending: PendingSwitchView | null,
+	/**  The running switch job, if any (its progress arrives as [`ReembedProgress`]). */
+	job_id: number | null,
+	/**  Passages in all collections: what a switch re-embeds. */
+	n_chunks: number,
 };
 
 /**  The cases the UI branches on; everything else is `other` with its message. */
@@ -187,12 +235,35 @@ export type PassageView = {
 	cited: boolean,
 };
 
+export type PendingSwitchView = {
+	target: string,
+	n_done: number,
+	n_total: number,
+};
+
 export type PromptView = {
 	instruction: string,
 	output_indicator: string,
 	default_instruction: string,
 	default_output_indicator: string,
 };
+
+/**
+ *  An embedding-model switch's progress: re-embedding every passage while the old model keeps
+ *  answering, then the swap and the index rebuilds.
+ */
+export type ReembedProgress = {
+	job_id: number,
+	update: ReembedUpdate,
+};
+
+export type ReembedUpdate = 
+/**  Waiting for an ingest to finish. */
+{ kind: "queued" } | { kind: "started"; target: string; n_done: number; n_total: number } | { kind: "embedded"; n_done: number; n_total: number } | 
+/**  The new model is in use; indexes are being rebuilt. */
+{ kind: "switched"; n_collections: number } | { kind: "indexed"; collection: string } | { kind: "finished"; to: string; n_embedded: number; seconds: number | null } | 
+/**  Stopped by the user: the old model stays in use, the work so far is kept for a retry. */
+{ kind: "cancelled" } | { kind: "failed"; error: IpcError };
 
 export type SettingValue = {
 	/**

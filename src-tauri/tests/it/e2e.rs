@@ -39,16 +39,17 @@ fn app_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_lectern-app"))
 }
 
-/// A models folder holding links to the real models, plus a second language model to switch to.
+/// A models folder holding links to the real models (both embedding models), plus a second
+/// language model to switch to.
 fn models_folder(dir: &Path) -> PathBuf {
     let real = lectern::Paths::resolve(None).models_dir;
     let models = dir.join("models");
     std::fs::create_dir_all(&models).expect("models dir");
-    for name in [
-        "onnxruntime",
-        "all-MiniLM-L6-v2",
-        lectern::models::DEFAULT_MODEL_FILE,
-    ] {
+    let embedding_models = lectern::embed::EMBEDDING_MODELS.map(|m| m.id);
+    for name in ["onnxruntime", lectern::models::DEFAULT_MODEL_FILE]
+        .into_iter()
+        .chain(embedding_models)
+    {
         std::os::unix::fs::symlink(real.join(name), models.join(name)).expect("link model");
     }
     let gemma = real.join("test-fixtures").join(SECOND_MODEL);

@@ -16,3 +16,10 @@ npm run --prefix ui --silent test
 # clippy in the same profile shares its build scripts (llama.cpp's compile, ~8 min) with it.
 cargo clippy --locked --workspace --all-targets --release -- -D warnings
 cargo test --locked --workspace --release
+# The Debian package, built offline by the Tauri CLI from npm (it reuses the release build).
+ui/node_modules/.bin/tauri build --bundles deb
+deb=$(ls target/release/bundle/deb/*.deb)
+dpkg-deb -I "$deb" | grep -q 'Depends: .*libwebkit2gtk-4.1-0'
+[[ $(dpkg-deb -c "$deb" | awk '$6 ~ /^(\.\/)?usr\/bin\/./ { n++ } END { print n }') == 1 ]] ||
+  { echo "test.sh: $deb should hold exactly one program" >&2; exit 1; }
+echo "test.sh: all checks passed; package at $deb"

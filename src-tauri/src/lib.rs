@@ -65,7 +65,7 @@ pub fn export_bindings(path: &Path) -> Result<(), String> {
     bindings()
         .export(
             specta_typescript::Typescript::default()
-                .header("// Generated from src-tauri by `cargo run -p lectern-app --bin export-bindings`; do not edit."),
+                .header("// Generated from src-tauri by `cargo run -p lectern-app --example export-bindings`; do not edit."),
             path,
         )
         .map_err(|e| e.to_string())

@@ -12,7 +12,7 @@ fn committed_bindings_match_the_commands_and_events() {
     let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
     assert!(
         fresh == committed,
-        "{} is stale: run `cargo run -p lectern-app --bin export-bindings` and commit the result",
+        "{} is stale: run `cargo run -p lectern-app --example export-bindings` and commit the result",
         committed_path.display()
     );
 }

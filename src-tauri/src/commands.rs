@@ -196,15 +196,10 @@ fn spawn_ingest(
                 return;
             }
         };
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let forward = {
+        let (tx, forward) = forward_events({
             let send = send.clone();
-            tauri::async_runtime::spawn(async move {
-                while let Some(event) = rx.recv().await {
-                    send(IngestUpdate::from_core(event));
-                }
-            })
-        };
+            move |event| send(IngestUpdate::from_core(event))
+        });
         let report = ingester
             .ingest(
                 collection_id,
@@ -234,6 +229,23 @@ fn spawn_ingest(
         app.finish_job(job_id);
     });
     job_id
+}
+
+/// A channel for a core job's progress events, and the task that hands each to `send` (which
+/// converts and emits it) until the job drops its end.
+fn forward_events<E: Send + 'static>(
+    send: impl Fn(E) + Send + 'static,
+) -> (
+    tokio::sync::mpsc::UnboundedSender<E>,
+    tauri::async_runtime::JoinHandle<()>,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = tauri::async_runtime::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            send(event);
+        }
+    });
+    (tx, task)
 }
 
 /// Asks a running job to stop after its current batch; false when it has already finished.
@@ -290,15 +302,10 @@ pub async fn start_embedding_switch(
         send(ReembedUpdate::Queued);
         let _turn = app.ingest_turn.lock().await;
         let started = Instant::now();
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let forward = {
+        let (tx, forward) = forward_events({
             let send = send.clone();
-            tauri::async_runtime::spawn(async move {
-                while let Some(event) = rx.recv().await {
-                    send(ReembedUpdate::from(event));
-                }
-            })
-        };
+            move |event| send(ReembedUpdate::from(event))
+        });
         let result = app
             .library
             .switch_embedding_model(&model, Some(tx), &cancel)

@@ -54,30 +54,25 @@ impl App {
     }
 
     pub async fn ingester(&self) -> Result<Ingester, Error> {
-        let mut slot = self.ingester.lock().await;
-        let model = self.library.embedding_spec().id;
-        if let Some(ingester) = slot.as_ref().filter(|i| i.embedder().model_id() == model) {
-            return Ok(ingester.clone());
-        }
-        *slot = None;
-        let library = self.library.clone();
-        let extractor = self.extractor.clone();
-        let ingester = blocking(move || library.ingester(extractor)).await?;
-        *slot = Some(ingester.clone());
-        Ok(ingester)
+        let (library, extractor) = (self.library.clone(), self.extractor.clone());
+        current(
+            &self.ingester,
+            &self.library,
+            Ingester::embedder,
+            move || library.ingester(extractor),
+        )
+        .await
     }
 
     pub async fn retriever(&self) -> Result<Retriever, Error> {
-        let mut slot = self.retriever.lock().await;
-        let model = self.library.embedding_spec().id;
-        if let Some(retriever) = slot.as_ref().filter(|r| r.embedder().model_id() == model) {
-            return Ok(retriever.clone());
-        }
-        *slot = None;
         let library = self.library.clone();
-        let retriever = blocking(move || library.retriever()).await?;
-        *slot = Some(retriever.clone());
-        Ok(retriever)
+        current(
+            &self.retriever,
+            &self.library,
+            Retriever::embedder,
+            move || library.retriever(),
+        )
+        .await
     }
 
     /// An answerer over the selected language model, loading it if needed.
@@ -162,6 +157,25 @@ impl App {
 /// The maps hold only flags, so a panic elsewhere cannot leave them inconsistent.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The loaded ingester or retriever in `slot`, loaded (again) when there is none or its
+/// embedding model is no longer the library's.
+async fn current<T: Clone + Send + 'static>(
+    slot: &tokio::sync::Mutex<Option<T>>,
+    library: &Library,
+    embedder: fn(&T) -> &lectern::embed::EmbedWorker,
+    load: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    let mut slot = slot.lock().await;
+    let model = library.embedding_spec().id;
+    if let Some(loaded) = slot.as_ref().filter(|t| embedder(t).model_id() == model) {
+        return Ok(loaded.clone());
+    }
+    *slot = None;
+    let loaded = blocking(load).await?;
+    *slot = Some(loaded.clone());
+    Ok(loaded)
 }
 
 /// Model loading reads files and builds sessions: off the async threads.

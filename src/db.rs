@@ -186,6 +186,7 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(open_err)?;
+        refuse_newer_schema(&pool, path).await?;
         MIGRATIONS.run(&pool).await?;
         Ok(Self { pool })
     }
@@ -738,6 +739,34 @@ impl Db {
             .execute(&self.pool)
             .await?;
         Ok(verdict == "ok")
+    }
+}
+
+/// A database that a newer Lectern has migrated past what this one knows is left exactly as
+/// it is: running this version's queries on it could damage what the newer one wrote.
+async fn refuse_newer_schema(pool: &SqlitePool, path: &Path) -> Result<(), DbError> {
+    let has_history: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
+    )
+    .fetch_one(pool)
+    .await?;
+    if !has_history {
+        return Ok(());
+    }
+    let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(pool)
+        .await?;
+    let supported = MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
+    match found {
+        Some(found) if found > supported => {
+            pool.close().await;
+            Err(DbError::NewerSchema {
+                path: path.to_owned(),
+                found,
+                supported,
+            })
+        }
+        _ => Ok(()),
     }
 }
 

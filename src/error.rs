@@ -128,6 +128,15 @@ impl EmbedError {
 pub enum DbError {
     #[error("database {}: {source}", path.display())]
     Open { path: PathBuf, source: sqlx::Error },
+    #[error(
+        "database {}: made by a newer Lectern (schema {found}; this version knows up to {supported}); it was left untouched: update Lectern to open it",
+        path.display()
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database: {0}")]
@@ -156,6 +165,7 @@ impl DbError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Open { .. } | Self::Migrate(_) | Self::Sqlx(_) => "database",
+            Self::NewerSchema { .. } => "newer_database",
             Self::NoSuchCollection(_)
             | Self::NoSuchDocument(_)
             | Self::NoSuchChat(_)

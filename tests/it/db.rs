@@ -95,3 +95,120 @@ async fn settings_round_trip() {
     db.set_setting("k", "2").await.expect("overwrite");
     assert_eq!(db.setting("k").await.expect("get").as_deref(), Some("2"));
 }
+
+/// The migrations shipped in `migrations/`, in order.
+fn migration_files() -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("migrations dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    files
+}
+
+async fn raw_pool(path: &std::path::Path) -> sqlx::SqlitePool {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .foreign_keys(true);
+    sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .expect("raw pool")
+}
+
+#[tokio::test]
+async fn every_earlier_schema_is_migrated_without_losing_data() {
+    let files = migration_files();
+    assert!(files.len() >= 4, "{files:?}");
+    for n_applied in 1..files.len() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // A database exactly as Lectern left it after the first `n_applied` migrations.
+        let old = dir.path().join("old-migrations");
+        std::fs::create_dir_all(&old).expect("mkdir");
+        for file in &files[..n_applied] {
+            std::fs::copy(file, old.join(file.file_name().expect("name"))).expect("copy");
+        }
+        let path = dir.path().join("lectern.db");
+        let pool = raw_pool(&path).await;
+        sqlx::migrate::Migrator::new(old.as_path())
+            .await
+            .expect("old migrator")
+            .run(&pool)
+            .await
+            .expect("old schema");
+        // Rows in the first schema's columns, which every later one keeps.
+        for sql in [
+            "INSERT INTO collections (id, name, created_at) VALUES (1, 'papers', 0)",
+            "INSERT INTO documents (id, collection_id, name, source_path, format, content_hash, \
+             byte_len, n_pages, n_chunks, embedding_model, added_at) \
+             VALUES (1, 1, 'a.md', '/a.md', 'markdown', 'h', 5, NULL, 1, 'all-MiniLM-L6-v2', 0)",
+            "INSERT INTO chunks (id, document_id, chunk_idx, char_start, char_end, n_tokens, text, \
+             embedding) VALUES (1, 1, 0, 0, 5, 2, 'lighthouse keepers', x'0000803f')",
+        ] {
+            sqlx::query(sql).execute(&pool).await.expect(sql);
+        }
+        pool.close().await;
+
+        let db = Db::open(&path)
+            .await
+            .unwrap_or_else(|e| panic!("from schema {n_applied}: {e}"));
+        assert!(db.integrity_check().await.expect("integrity"));
+        assert_eq!(
+            db.collections().await.expect("collections")[0].name,
+            "papers"
+        );
+        let chunks = db.chunks(1).await.expect("chunks");
+        assert_eq!(chunks[0].text, "lighthouse keepers");
+        assert_eq!(
+            db.keyword_search(1, "lighthouse", 5)
+                .await
+                .expect("fts")
+                .len(),
+            1,
+            "keyword search after migrating from schema {n_applied}"
+        );
+        db.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_lectern_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("lectern.db");
+    let db = Db::open(&path).await.expect("open");
+    db.create_collection("kept").await.expect("create");
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'from the future', 1, x'00', 0)",
+    )
+    .execute(db.pool())
+    .await
+    .expect("future migration");
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(db.pool())
+        .await
+        .expect("checkpoint");
+    db.close().await;
+    let before = std::fs::read(&path).expect("read");
+
+    let err = Db::open(&path).await.expect_err("refused");
+    assert!(
+        matches!(err, DbError::NewerSchema { found: 9999, .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), "newer_database");
+    let message = err.to_string();
+    assert!(
+        message.contains("lectern.db") && message.contains("newer Lectern"),
+        "{message}"
+    );
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        before,
+        "the file was changed"
+    );
+}

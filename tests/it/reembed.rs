@@ -9,6 +9,7 @@ use lectern::reembed::ReembedEvent;
 use lectern::retrieve::SearchMode;
 use lectern::{Library, Paths};
 
+use crate::cli::lectern;
 use crate::support::{TestLibrary, asset, models_dir};
 
 const SMALL_MODEL: &str = "paraphrase-MiniLM-L3-v2";
@@ -224,4 +225,78 @@ async fn a_cancelled_switch_changes_nothing_and_an_interrupted_one_resumes() {
         .expect_err("unknown");
     assert_eq!(err.code(), "invalid_input");
     assert!(err.to_string().contains("bge-huge"));
+}
+
+/// Kill -9 in the middle of re-embedding: the old model keeps serving, the switch is pending
+/// with its progress kept, and running it again finishes it without redoing that work.
+#[test]
+fn a_switch_killed_mid_way_leaves_the_old_model_serving_and_resumes() {
+    use std::io::BufRead;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path();
+    let faq = crate::support::shared_pdf("long_debian-faq.en.pdf");
+    let (rc, _) = lectern(data, &["ingest", "-c", "faq", &faq.to_string_lossy()]);
+    assert_eq!(rc, 0);
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lectern"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--json", "embedding", "use", SMALL_MODEL])
+        .env("LECTERN_MODELS_DIR", models_dir())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the switch");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut n_total = 0;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let event: serde_json::Value = serde_json::from_str(&line.expect("line")).expect("JSON");
+        if event["event"] == "embedded" {
+            n_total = event["n_total"].as_u64().expect("n_total");
+            break;
+        }
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    assert!(n_total > 0, "no progress before the kill");
+
+    let (rc, out) = lectern(data, &["embedding", "list"]);
+    assert_eq!(rc, 0);
+    let active: Vec<&str> = out
+        .iter()
+        .filter(|l| l["active"] == true)
+        .filter_map(|l| l["id"].as_str())
+        .collect();
+    assert_eq!(active, [DEFAULT_MODEL], "the old model stays in use");
+    let pending = out
+        .iter()
+        .find_map(|l| l.get("pending"))
+        .expect("the killed switch is pending");
+    let n_done = pending["n_done"].as_u64().expect("n_done");
+    assert_eq!(pending["target"], SMALL_MODEL);
+    assert!(n_done > 0 && n_done < n_total, "{pending}");
+    let (rc, out) = lectern(
+        data,
+        &["search", "-c", "faq", "--k", "3", "how do I upgrade Debian"],
+    );
+    assert_eq!(rc, 0);
+    assert_eq!(out[0]["hits"].as_array().map(Vec::len), Some(3));
+
+    let (rc, out) = lectern(data, &["embedding", "use", SMALL_MODEL]);
+    assert_eq!(rc, 0);
+    let report = out.last().expect("report");
+    assert_eq!(report["to"], SMALL_MODEL);
+    assert_eq!(report["n_embedded"].as_u64(), Some(n_total - n_done));
+    let (_, out) = lectern(data, &["embedding", "list"]);
+    assert!(
+        out.iter()
+            .any(|l| l["id"] == SMALL_MODEL && l["active"] == true)
+    );
+    assert!(out.iter().all(|l| l.get("pending").is_none()));
+    let (rc, out) = lectern(
+        data,
+        &["search", "-c", "faq", "--k", "3", "how do I upgrade Debian"],
+    );
+    assert_eq!(rc, 0);
+    assert_eq!(out[0]["hits"].as_array().map(Vec::len), Some(3));
 }

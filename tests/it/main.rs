@@ -4,6 +4,7 @@
 mod answer;
 mod chunk;
 mod cli;
+mod concurrency;
 mod crash;
 mod db;
 mod debian_faq;

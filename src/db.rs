@@ -256,6 +256,15 @@ impl Db {
             .ok_or_else(|| DbError::NoSuchCollection(name.to_owned()))
     }
 
+    /// False once the collection is deleted (an ingest into it then stops).
+    pub async fn collection_exists(&self, collection_id: i64) -> Result<bool, DbError> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM collections WHERE id = ?")
+            .bind(collection_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
     pub async fn rename_collection(&self, old: &str, new: &str) -> Result<(), DbError> {
         let new = new.trim();
         if new.is_empty() {

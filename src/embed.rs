@@ -118,6 +118,15 @@ impl ModelFiles {
         std::fs::read(&path).map_err(|_| EmbedError::ModelMissing(path))
     }
 
+    /// Reads a file that is parsed as code or data of the model (the graph, the tokenizer),
+    /// checked against its recorded SHA-256 first.
+    fn read_verified(&self, file: &str) -> Result<Vec<u8>, EmbedError> {
+        let bytes = self.read(file)?;
+        let path = self.dir.join(file);
+        crate::models::verify_checksum(&path, Some(&bytes))?;
+        Ok(bytes)
+    }
+
     /// The model's tokenizer, set up to count tokens the way the chunker needs: no truncation
     /// and no padding.
     pub fn tokenizer(&self) -> Result<Tokenizer, EmbedError> {
@@ -125,6 +134,7 @@ impl ModelFiles {
         if !path.exists() {
             return Err(EmbedError::ModelMissing(path));
         }
+        crate::models::verify_checksum(&path, None)?;
         let mut tokenizer = Tokenizer::from_file(&path).map_err(|e| EmbedError::Tokenizer {
             path: path.clone(),
             reason: e.to_string(),
@@ -173,9 +183,9 @@ pub struct OnnxEmbedder {
 
 impl OnnxEmbedder {
     pub fn load(files: &ModelFiles) -> Result<Self, EmbedError> {
-        let onnx = files.read("model.onnx")?;
+        let onnx = files.read_verified("model.onnx")?;
         let tokenizer_files = TokenizerFiles {
-            tokenizer_file: files.read("tokenizer.json")?,
+            tokenizer_file: files.read_verified("tokenizer.json")?,
             config_file: files.read("config.json")?,
             special_tokens_map_file: files.read("special_tokens_map.json")?,
             tokenizer_config_file: files.read("tokenizer_config.json")?,

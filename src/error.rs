@@ -17,6 +17,21 @@ pub enum IngestError {
     NotUtf8 { path: PathBuf, offset: usize },
     #[error("{}: the file is empty", path.display())]
     Empty { path: PathBuf },
+    #[error("{}: {} MiB is over the limit of {} MiB for a {kind} file", path.display(), n_bytes >> 20, limit >> 20)]
+    TooLarge {
+        path: PathBuf,
+        kind: &'static str,
+        n_bytes: u64,
+        limit: u64,
+    },
+    #[error("{}: {n_chars} characters of text is over the limit of {limit} for one document; split it", path.display())]
+    TooMuchText {
+        path: PathBuf,
+        n_chars: usize,
+        limit: usize,
+    },
+    #[error("{}: not stored: its collection was deleted during the ingest", path.display())]
+    CollectionDeleted { path: PathBuf },
     #[error("{}: encrypted, a password is needed", path.display())]
     PasswordRequired { path: PathBuf },
     #[error("{}: encrypted, and the password given does not open it", path.display())]
@@ -50,6 +65,9 @@ impl IngestError {
             Self::UnsupportedFormat { .. } => "unsupported_format",
             Self::NotUtf8 { .. } => "not_utf8",
             Self::Empty { .. } => "empty",
+            Self::TooLarge { .. } => "too_large",
+            Self::TooMuchText { .. } => "too_much_text",
+            Self::CollectionDeleted { .. } => "collection_deleted",
             Self::PasswordRequired { .. } => "password_required",
             Self::WrongPassword { .. } => "wrong_password",
             Self::MalformedPdf { .. } => "malformed_pdf",
@@ -75,6 +93,9 @@ impl IngestError {
             | Self::UnsupportedFormat { path }
             | Self::NotUtf8 { path, .. }
             | Self::Empty { path }
+            | Self::TooLarge { path, .. }
+            | Self::TooMuchText { path, .. }
+            | Self::CollectionDeleted { path }
             | Self::PasswordRequired { path }
             | Self::WrongPassword { path }
             | Self::MalformedPdf { path, .. }
@@ -103,6 +124,8 @@ pub enum EmbedError {
     Inference(String),
     #[error("tokenizer {}: {reason}", path.display())]
     Tokenizer { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Damaged(#[from] crate::models::DamagedModel),
     #[error("the embedding worker has stopped")]
     WorkerGone,
     #[error("no embedding model {0:?}; Lectern knows {known}", known = crate::embed::EMBEDDING_MODELS.map(|m| m.id).join(", "))]
@@ -116,7 +139,7 @@ impl EmbedError {
         match self {
             Self::ModelMissing(_) => "model_missing",
             Self::Runtime { .. } => "runtime_missing",
-            Self::Load { .. } | Self::Tokenizer { .. } => "model_invalid",
+            Self::Load { .. } | Self::Tokenizer { .. } | Self::Damaged(_) => "model_invalid",
             Self::Inference(_) | Self::WorkerGone => "embed_failed",
             Self::UnknownModel(_) => "invalid_input",
             Self::Cancelled => "cancelled",
@@ -216,6 +239,8 @@ pub enum LlmError {
     },
     #[error("{}: llama.cpp could not load the model: {reason}", path.display())]
     Load { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Damaged(#[from] crate::models::DamagedModel),
     #[error("this CPU lacks {0}, which this build of Lectern's generation engine needs")]
     UnsupportedCpu(String),
     #[error("llama.cpp: {0}")]
@@ -251,7 +276,7 @@ impl LlmError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::ModelMissing(_) | Self::NoModel(_) => "model_missing",
-            Self::NotGguf { .. } | Self::Load { .. } => "model_invalid",
+            Self::NotGguf { .. } | Self::Load { .. } | Self::Damaged(_) => "model_invalid",
             Self::UnsupportedCpu(_) => "unsupported_cpu",
             Self::Backend(_) | Self::Template(_) | Self::Decode(_) | Self::WorkerGone => {
                 "generation_failed"

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::chunk::{Chunk, Chunker};
@@ -15,6 +14,7 @@ use crate::embed::{BATCH_SIZE, EmbedWorker};
 use crate::error::{DbError, IngestError};
 use crate::extract::{self, ExtractorConfig};
 use crate::index::IndexSet;
+use crate::models::sha256_file;
 
 /// A flag that asks a running job to stop at its next check; cheap to clone.
 #[derive(Debug, Clone, Default)]
@@ -221,8 +221,17 @@ impl Ingester {
 
         let producer = async {
             let mut t = StageTimings::default();
+            let mut collection_deleted = false;
             for (file_idx, path) in files.iter().enumerate() {
-                let item = if cancel.is_cancelled() {
+                // Deleting the collection ends the ingest: the files left are not even read.
+                collection_deleted =
+                    collection_deleted || !self.collection_exists(collection_id).await;
+                let item = if collection_deleted {
+                    Stage1::Done(
+                        file_idx,
+                        failed(path, IngestError::CollectionDeleted { path: path.clone() }),
+                    )
+                } else if cancel.is_cancelled() {
                     Stage1::Done(
                         file_idx,
                         failed(path, IngestError::Cancelled { path: path.clone() }),
@@ -282,6 +291,7 @@ impl Ingester {
         let (t1, (t2, done)) = tokio::join!(producer, consumer);
         if let Some(indexes) = &self.indexes
             && done.iter().any(|(_, o)| o.status == FileStatus::Indexed)
+            && self.collection_exists(collection_id).await
         {
             // The index is a cache of SQLite: if any of this fails, the next open reconciles.
             if let Ok(index) = indexes.get(&self.db, collection_id).await {
@@ -317,17 +327,17 @@ impl Ingester {
             source,
         };
         // A missing file is "cannot read", whatever its name says its format is.
-        tokio::fs::metadata(path).await.map_err(io_err)?;
+        let n_bytes = tokio::fs::metadata(path).await.map_err(io_err)?.len();
         let format = extract::detect_format(path)?;
+        extract::check_size(path, format, n_bytes)?;
         let clock = Instant::now();
-        let bytes = tokio::fs::read(path).await.map_err(io_err)?;
-        let byte_len = bytes.len();
-        let (bytes, content_hash) = tokio::task::spawn_blocking(move || {
-            let hash = hex(&Sha256::digest(&bytes));
-            (bytes, hash)
-        })
-        .await
-        .map_err(|e| io_err(std::io::Error::other(e)))?;
+        // Hashed in blocks: a PDF's bytes are only ever held whole by the extraction worker.
+        let hashed_path = path.to_owned();
+        let content_hash = tokio::task::spawn_blocking(move || sha256_file(&hashed_path))
+            .await
+            .map_err(|e| io_err(std::io::Error::other(e)))?
+            .map_err(io_err)?;
+        let byte_len = usize::try_from(n_bytes).unwrap_or(usize::MAX);
         t.read += clock.elapsed();
         let store_err = |source| IngestError::Store {
             path: path.to_owned(),
@@ -346,8 +356,7 @@ impl Ingester {
         }
 
         let clock = Instant::now();
-        let text = extract::extract(&self.extractor, path, format, &bytes, password).await?;
-        drop(bytes);
+        let text = extract::extract(&self.extractor, path, format, password).await?;
         t.extract += clock.elapsed();
 
         let clock = Instant::now();
@@ -387,6 +396,10 @@ impl Ingester {
         for batch in p.chunks.chunks(BATCH_SIZE) {
             if cancel.is_cancelled() {
                 return Err(IngestError::Cancelled { path: p.path });
+            }
+            // One indexed lookup per batch is nothing beside a second of embedding.
+            if !self.collection_exists(collection_id).await {
+                return Err(IngestError::CollectionDeleted { path: p.path });
             }
             let texts = batch.iter().map(|c| c.text.clone()).collect();
             let embedded =
@@ -474,11 +487,22 @@ impl Ingester {
                     existing.map_or(0, |d| d.n_chunks),
                 ))
             }
+            Err(_) if !self.collection_exists(collection_id).await => {
+                Err(IngestError::CollectionDeleted { path: p.path })
+            }
             Err(source) => Err(IngestError::Store {
                 path: p.path,
                 source,
             }),
         }
+    }
+
+    /// A failed query counts as "exists": storing then reports the real error.
+    async fn collection_exists(&self, collection_id: i64) -> bool {
+        self.db
+            .collection_exists(collection_id)
+            .await
+            .unwrap_or(true)
     }
 }
 
@@ -502,16 +526,6 @@ fn skipped(path: &Path, document_id: i64, n_pages: Option<i64>, n_chunks: i64) -
         n_chunks: usize::try_from(n_chunks).unwrap_or(0),
         error: None,
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// Files to ingest, in a stable order: each file named, and every supported file below each

@@ -154,12 +154,110 @@ pub fn import(models_dir: &Path, source: &Path) -> Result<ModelEntry, LlmError> 
     }
     let part = models_dir.join(format!("{file_name}.part"));
     fs::copy(source, &part).map_err(io(&part))?;
+    // The copy's own hash is recorded: what is checked before each load is what was copied.
+    let sha256 = sha256_file(&part).map_err(io(&part))?;
     fs::rename(&part, &dest).map_err(io(&dest))?;
+    record_checksum(&dest, &sha256);
     Ok(ModelEntry {
         file_name,
         path: dest,
         info: Ok(info),
     })
+}
+
+/// A model file whose SHA-256 is not the one recorded for it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{}: damaged or replaced (SHA-256 {actual}, recorded {expected}); it was not loaded: reinstall it (scripts/setup.sh) or import it again",
+    path.display()
+)]
+pub struct DamagedModel {
+    pub path: PathBuf,
+    pub expected: String,
+    pub actual: String,
+}
+
+/// Where a model file's SHA-256 is recorded: `<file>.sha256`, one line of hex, written by
+/// `scripts/setup.sh` from the published hashes, by an import or download, or else on the
+/// file's first load.
+pub fn checksum_path(model: &Path) -> PathBuf {
+    let mut name = model.as_os_str().to_owned();
+    name.push(".sha256");
+    PathBuf::from(name)
+}
+
+/// Records `sha256` as the model file's checksum (best effort: a read-only folder keeps none).
+/// Written beside and renamed into place, so a process reading it never sees half a line.
+pub fn record_checksum(model: &Path, sha256: &str) {
+    let path = checksum_path(model);
+    let mut tmp = path.clone().into_os_string();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    if std::fs::write(&tmp, format!("{sha256}\n")).is_ok() && std::fs::rename(&tmp, &path).is_err()
+    {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
+/// Checks a model file against its recorded SHA-256 before anything parses it; with no
+/// record yet, this first load records it, so later damage is caught. `contents` saves a
+/// second read when the caller already holds the bytes.
+pub fn verify_checksum(model: &Path, contents: Option<&[u8]>) -> Result<(), VerifyError> {
+    let actual = match contents {
+        Some(bytes) => hex(&Sha256::digest(bytes)),
+        None => sha256_file(model).map_err(|source| VerifyError::Io {
+            path: model.to_owned(),
+            source,
+        })?,
+    };
+    let recorded = std::fs::read_to_string(checksum_path(model))
+        .ok()
+        .and_then(|r| r.split_whitespace().next().map(str::to_ascii_lowercase));
+    match recorded {
+        Some(expected) => {
+            if expected == actual {
+                Ok(())
+            } else {
+                Err(VerifyError::Damaged(DamagedModel {
+                    path: model.to_owned(),
+                    expected,
+                    actual,
+                }))
+            }
+        }
+        None => {
+            record_checksum(model, &actual);
+            Ok(())
+        }
+    }
+}
+
+/// Why a model file could not be verified.
+#[derive(Debug)]
+pub enum VerifyError {
+    Damaged(DamagedModel),
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl From<VerifyError> for LlmError {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::Damaged(d) => Self::Damaged(d),
+            VerifyError::Io { path, source } => Self::Io { path, source },
+        }
+    }
+}
+
+impl From<VerifyError> for crate::error::EmbedError {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::Damaged(d) => Self::Damaged(d),
+            // Unreadable is missing, as far as loading goes.
+            VerifyError::Io { path, .. } => Self::ModelMissing(path),
+        }
+    }
 }
 
 /// SHA-256 of a file, lowercase hex.
@@ -308,6 +406,7 @@ pub fn download(
         }
     })?;
     fs::rename(&part, &dest).map_err(io(&dest))?;
+    record_checksum(&dest, &actual);
     Ok(ModelEntry {
         file_name,
         path: dest,

@@ -139,6 +139,29 @@ impl Paths {
     }
 }
 
+/// A path that came from the UI (a drop, a file dialog), checked before anything opens it:
+/// absolute (the webview has no working directory of its own to be relative to), without NUL,
+/// and canonical (symbolic links and `..` resolved), so what is stored and shown is where the
+/// file really is. A path that does not exist is an error naming it.
+pub fn from_ui(raw: &str) -> Result<PathBuf, Error> {
+    let invalid =
+        |reason: &str| Error::Db(crate::DbError::InvalidInput(format!("{raw:?}: {reason}")));
+    if raw.trim().is_empty() {
+        return Err(invalid("an empty path"));
+    }
+    if raw.contains('\0') {
+        return Err(invalid("a path with a NUL byte"));
+    }
+    let path = Path::new(raw);
+    if !path.is_absolute() {
+        return Err(invalid("not an absolute path"));
+    }
+    std::fs::canonicalize(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 fn env_path(var: &str) -> Option<PathBuf> {
     std::env::var_os(var)
         .filter(|v| !v.is_empty())

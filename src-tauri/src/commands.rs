@@ -118,7 +118,14 @@ pub async fn start_ingest(
     password: Option<String>,
 ) -> IpcResult<u32> {
     let collection_id = app.library.db().collection(&collection).await?.id;
-    let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
+    // A path that no longer exists is that file's failure in the batch, not the command's.
+    let paths = paths
+        .iter()
+        .map(|raw| match lectern::paths::from_ui(raw) {
+            Err(lectern::Error::Io { path, .. }) => Ok(path),
+            checked => checked,
+        })
+        .collect::<Result<Vec<PathBuf>, _>>()?;
     Ok(spawn_ingest(
         &app,
         handle,
@@ -476,10 +483,10 @@ pub async fn select_model(app: State<'_, App>, file_name: String) -> IpcResult<(
 #[specta::specta]
 pub async fn import_model(app: State<'_, App>, path: String) -> IpcResult<ModelView> {
     let models_dir = app.library.paths().models_dir.clone();
-    let entry =
-        tokio::task::spawn_blocking(move || models::import(&models_dir, &PathBuf::from(path)))
-            .await
-            .map_err(|e| IpcError::new(ErrorCode::Other, format!("import failed: {e}")))??;
+    let source = lectern::paths::from_ui(&path)?;
+    let entry = tokio::task::spawn_blocking(move || models::import(&models_dir, &source))
+        .await
+        .map_err(|e| IpcError::new(ErrorCode::Other, format!("import failed: {e}")))??;
     Ok(ModelView::new(&entry, false))
 }
 

@@ -36,7 +36,7 @@ impl ErrorCode {
             "wrong_password" => Self::WrongPassword,
             "model_missing" | "runtime_missing" => Self::ModelMissing,
             "model_invalid" => Self::ModelInvalid,
-            "cancelled" => Self::Cancelled,
+            "cancelled" | "collection_deleted" => Self::Cancelled,
             _ => Self::Other,
         }
     }

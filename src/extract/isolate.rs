@@ -32,7 +32,9 @@ impl ExtractorConfig {
         Self {
             worker_exe,
             timeout: Duration::from_secs(120),
-            memory_limit: 3 << 30,
+            // With the ingest process's ~1.1 GB, under the 2 GB a whole ingest may use at most
+            // only while a hostile file is being refused; real PDFs need tens of MB here.
+            memory_limit: 1 << 30,
         }
     }
 }
@@ -54,6 +56,7 @@ enum WorkerResponse {
 
 /// The worker's side: answers one request read from stdin. Returns the process exit code.
 pub fn run_worker() -> i32 {
+    exit_with_parent();
     let mut input = String::new();
     if std::io::stdin().read_to_string(&mut input).is_err() {
         return 2;
@@ -91,6 +94,22 @@ pub fn run_worker() -> i32 {
         return 3;
     }
     0
+}
+
+/// Ends the worker when the process that started it dies (kill -9 included), so an orphan
+/// never goes on parsing a file nobody waits for. Polling the parent id is used rather than
+/// a parent-death signal, which Linux sends when the spawning *thread* exits: a tokio
+/// blocking-pool thread may exit while the parent lives on.
+fn exit_with_parent() {
+    let parent = std::os::unix::process::parent_id();
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_millis(200));
+            if std::os::unix::process::parent_id() != parent {
+                std::process::exit(4);
+            }
+        }
+    });
 }
 
 /// Extracts a PDF's pages in a worker process.

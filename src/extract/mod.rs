@@ -50,31 +50,98 @@ pub fn detect_format(path: &Path) -> Result<DocFormat, IngestError> {
     }
 }
 
-/// Extracts and normalises a document's text, and rejects text that is empty or unusable.
+/// The largest PDF Lectern opens: the extraction worker holds the whole file in memory.
+pub const MAX_PDF_BYTES: u64 = 256 << 20;
+/// The largest Markdown or text file: more text than a PDF of that size would carry, and it is
+/// all chunked and embedded (8 MiB is about 8,000 passages, minutes of embedding).
+pub const MAX_TEXT_FILE_BYTES: u64 = 8 << 20;
+/// The most text one document may have once extracted (a PDF can inflate): as above.
+pub const MAX_TEXT_CHARS: usize = 8 << 20;
+
+/// Rejects a file by its size alone, before anything reads it.
+pub fn check_size(path: &Path, format: DocFormat, n_bytes: u64) -> Result<(), IngestError> {
+    let (kind, limit) = match format {
+        DocFormat::Pdf => ("PDF", MAX_PDF_BYTES),
+        DocFormat::Markdown | DocFormat::Text => ("text", MAX_TEXT_FILE_BYTES),
+    };
+    if n_bytes == 0 {
+        Err(IngestError::Empty {
+            path: path.to_owned(),
+        })
+    } else if n_bytes > limit {
+        Err(IngestError::TooLarge {
+            path: path.to_owned(),
+            kind,
+            n_bytes,
+            limit,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Extracts and normalises a document's text, and rejects text that is empty, unusable or
+/// too long. PDFs are read by the worker process; text files here (their size was checked).
 pub async fn extract(
     config: &ExtractorConfig,
     path: &Path,
     format: DocFormat,
-    bytes: &[u8],
     password: Option<&str>,
+) -> Result<DocumentText, IngestError> {
+    match format {
+        DocFormat::Pdf => {
+            let pages = extract_pdf_isolated(config, path, password).await?;
+            finish_pages(path, format, pages)
+        }
+        DocFormat::Markdown | DocFormat::Text => {
+            let bytes = tokio::fs::read(path)
+                .await
+                .map_err(|source| IngestError::Io {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            load_text(path, format, bytes)
+        }
+    }
+}
+
+/// The Markdown and plain-text loader: UTF-8 only (the offset of the first invalid byte is
+/// reported), normalised, checked like any document's text.
+pub fn load_text(
+    path: &Path,
+    format: DocFormat,
+    bytes: Vec<u8>,
 ) -> Result<DocumentText, IngestError> {
     if bytes.is_empty() {
         return Err(IngestError::Empty {
             path: path.to_owned(),
         });
     }
-    let pages = match format {
-        DocFormat::Pdf => extract_pdf_isolated(config, path, password).await?,
-        DocFormat::Markdown | DocFormat::Text => match std::str::from_utf8(bytes) {
-            Ok(text) => vec![text.to_owned()],
-            Err(e) => {
-                return Err(IngestError::NotUtf8 {
-                    path: path.to_owned(),
-                    offset: e.valid_up_to(),
-                });
-            }
-        },
-    };
+    let text = String::from_utf8(bytes).map_err(|e| IngestError::NotUtf8 {
+        path: path.to_owned(),
+        offset: e.utf8_error().valid_up_to(),
+    })?;
+    finish_pages(path, format, vec![text])
+}
+
+/// Pages as extracted, made into a document's text: limited, normalised, checked.
+fn finish_pages(
+    path: &Path,
+    format: DocFormat,
+    pages: Vec<String>,
+) -> Result<DocumentText, IngestError> {
+    let n_bytes: usize = pages.iter().map(String::len).sum();
+    // Bytes bound characters from above: only a long text pays for counting them.
+    if n_bytes > MAX_TEXT_CHARS {
+        let n_chars = pages.iter().map(|p| p.chars().count()).sum();
+        if n_chars > MAX_TEXT_CHARS {
+            return Err(IngestError::TooMuchText {
+                path: path.to_owned(),
+                n_chars,
+                limit: MAX_TEXT_CHARS,
+            });
+        }
+    }
     let mut pages: Vec<String> = pages.iter().map(|p| normalize(p)).collect();
     if format == DocFormat::Pdf {
         pages.iter_mut().for_each(strip_page_numbers);

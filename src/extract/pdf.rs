@@ -2,9 +2,12 @@
 //! extraction worker process (see `isolate`): pdf-extract panics on purpose on odd files and
 //! can abort the whole process.
 
+use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
 
 use lopdf::{Document, LoadOptions};
+use pdf_extract::{MediaBox, OutputDev, OutputError, PlainTextOutput, Transform};
 
 /// Why a PDF could not be read, before the parent process attaches the file's path.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -48,6 +51,9 @@ pub fn extract_pages(bytes: &[u8], password: Option<&str>) -> Result<Vec<String>
     if page_numbers.is_empty() {
         return Err(PdfFailure::Malformed("the document has no pages".into()));
     }
+    if let Some(pages) = all_pages_in_one_pass(&doc, page_numbers.len()) {
+        return Ok(pages);
+    }
     let mut pages = Vec::with_capacity(page_numbers.len());
     let mut first_failure = None;
     let mut n_failed = 0;
@@ -69,6 +75,92 @@ pub fn extract_pages(bytes: &[u8], password: Option<&str>) -> Result<Vec<String>
         return Err(PdfFailure::ParserFailed(first_failure.unwrap_or_default()));
     }
     Ok(pages)
+}
+
+/// Every page's text from one pass of pdf-extract over the document. Its per-page entry point
+/// walks the whole page tree for each page, which made a 20,000-page PDF take minutes; one
+/// pass does not. `None` when anything fails: the caller then goes page by page, so that one
+/// bad page costs only itself.
+fn all_pages_in_one_pass(doc: &Document, n_pages: usize) -> Option<Vec<String>> {
+    let buffer = Rc::new(RefCell::new(Vec::new()));
+    let mut sink = SharedBuffer(Rc::clone(&buffer));
+    let pages = catch_unwind(AssertUnwindSafe(|| {
+        let mut plain = PlainTextOutput::new(&mut sink as &mut dyn std::io::Write);
+        let mut splitter = PageSplitter {
+            inner: &mut plain,
+            buffer: &buffer,
+            pages: Vec::with_capacity(n_pages),
+        };
+        pdf_extract::output_doc(doc, &mut splitter).ok()?;
+        Some(splitter.pages)
+    }))
+    .ok()??;
+    (pages.len() == n_pages).then_some(pages)
+}
+
+/// Where the plain-text output writes; the splitter takes each page's text out at its end.
+struct SharedBuffer(Rc<RefCell<Vec<u8>>>);
+
+impl std::io::Write for SharedBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// pdf-extract's plain-text layout, cut into one string per page.
+struct PageSplitter<'a, 'w> {
+    inner: &'a mut PlainTextOutput<&'w mut dyn std::io::Write>,
+    buffer: &'a Rc<RefCell<Vec<u8>>>,
+    pages: Vec<String>,
+}
+
+impl OutputDev for PageSplitter<'_, '_> {
+    fn begin_page(
+        &mut self,
+        page_num: u32,
+        media_box: &MediaBox,
+        art_box: Option<(f64, f64, f64, f64)>,
+    ) -> Result<(), OutputError> {
+        self.buffer.borrow_mut().clear();
+        self.inner.begin_page(page_num, media_box, art_box)
+    }
+
+    fn end_page(&mut self) -> Result<(), OutputError> {
+        self.inner.end_page()?;
+        let bytes = std::mem::take(&mut *self.buffer.borrow_mut());
+        self.pages
+            .push(String::from_utf8_lossy(&bytes).into_owned());
+        Ok(())
+    }
+
+    fn output_character(
+        &mut self,
+        trm: &Transform,
+        width: f64,
+        spacing: f64,
+        font_size: f64,
+        char: &str,
+    ) -> Result<(), OutputError> {
+        self.inner
+            .output_character(trm, width, spacing, font_size, char)
+    }
+
+    fn begin_word(&mut self) -> Result<(), OutputError> {
+        self.inner.begin_word()
+    }
+
+    fn end_word(&mut self) -> Result<(), OutputError> {
+        self.inner.end_word()
+    }
+
+    fn end_line(&mut self) -> Result<(), OutputError> {
+        self.inner.end_line()
+    }
 }
 
 fn page_text(doc: &Document, page_num: u32) -> Result<String, Box<dyn std::any::Any + Send>> {

@@ -92,6 +92,7 @@ impl LlamaEngine<'_> {
         if !path.is_file() {
             return Err(LlmError::ModelMissing(path.to_owned()));
         }
+        crate::models::verify_checksum(path, None)?;
         crate::gguf::read_info(path).map_err(|source| LlmError::NotGguf {
             path: path.to_owned(),
             source,

@@ -230,3 +230,140 @@ async fn two_ingests_of_the_same_file_at_once_store_it_once() {
         1
     );
 }
+
+/// A document of synthetic passages with random unit vectors, stored straight into SQLite:
+/// collections large enough that compacting their index takes a while, without embedding.
+async fn store_synthetic_document(
+    library: &Library,
+    collection_id: i64,
+    name: &str,
+    n_chunks: usize,
+    rng: &mut u64,
+) {
+    let dims = 384;
+    let chunks = (0..n_chunks)
+        .map(|chunk_idx| {
+            let mut v: Vec<f32> = (0..dims)
+                .map(|_| (next(rng) % 2001) as f32 / 1000.0 - 1.0)
+                .collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+            v.iter_mut().for_each(|x| *x /= norm);
+            lectern::db::NewChunk {
+                first_page: None,
+                last_page: None,
+                char_start: 0,
+                char_end: 10,
+                n_tokens: 3,
+                text: format!("synthetic passage {name} {chunk_idx}"),
+                embedding: v,
+            }
+        })
+        .collect();
+    library
+        .db()
+        .replace_document(&lectern::db::NewDocument {
+            collection_id,
+            source_path: format!("/nowhere/{name}"),
+            name: name.to_owned(),
+            format: lectern::db::DocFormat::Text,
+            content_hash: format!("{:016x}", next(rng)),
+            byte_len: 10,
+            n_pages: None,
+            embedding_model: lectern::embed::DEFAULT_MODEL.into(),
+            chunks,
+        })
+        .await
+        .expect("store a synthetic document");
+    let index = library
+        .indexes()
+        .get(library.db(), collection_id)
+        .await
+        .expect("index");
+    index.save().await.expect("save the index");
+}
+
+/// Kill -9 while `lectern remove` compacts the index (removing a third of the points passes
+/// the tombstone threshold, so the graph is rebuilt and a new generation written): after
+/// every kill the index on disk is a whole generation, old or new, that loads without a
+/// rebuild and agrees with SQLite, and the removal run again completes.
+#[tokio::test(flavor = "multi_thread")]
+async fn compaction_killed_at_random_moments_leaves_a_whole_index() {
+    let rounds = env_u64("LECTERN_KILL_ROUNDS").unwrap_or(3);
+    let seed = env_u64("LECTERN_KILL_SEED").unwrap_or(0x5eed_1dea) | 1;
+    let mut rng = seed;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path();
+    let collection_id = {
+        let library = open(data).await;
+        let id = library
+            .db()
+            .create_collection("big")
+            .await
+            .expect("create")
+            .id;
+        store_synthetic_document(&library, id, "base.txt", 1200, &mut rng).await;
+        library.db().close().await;
+        id
+    };
+    let mut full = Duration::ZERO;
+    let mut n_killed_mid_way = 0;
+    for round in 0..=rounds {
+        let doc = format!("removed-{round}.txt");
+        {
+            let library = open(data).await;
+            store_synthetic_document(&library, collection_id, &doc, 600, &mut rng).await;
+            library.db().close().await;
+        }
+        if round == 0 {
+            // An uninterrupted removal, timed to aim the kills inside the next ones.
+            let started = std::time::Instant::now();
+            let (rc, out) = lectern(data, &["remove", "-c", "big", &doc]);
+            assert_eq!(rc, 0, "{out:?}");
+            full = started.elapsed();
+            eprintln!(
+                "compaction kill test: removal with compaction takes {full:.2?}; {rounds} kills, \
+                 LECTERN_KILL_SEED={seed}"
+            );
+            continue;
+        }
+        let delay = full.mul_f64(0.05 + (next(&mut rng) % 1000) as f64 / 1000.0);
+        let when = format!("compaction round {round}, killed after {delay:?}, seed {seed}");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lectern"))
+            .arg("--data-dir")
+            .arg(data)
+            .args(["--json", "remove", "-c", "big", &doc])
+            .env("LECTERN_MODELS_DIR", models_dir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start lectern remove");
+        tokio::time::sleep(delay).await;
+        if matches!(child.try_wait(), Ok(None)) {
+            n_killed_mid_way += 1;
+        }
+        child.kill().expect("kill -9");
+        let _ = child.wait();
+        {
+            let library = open(data).await;
+            library
+                .indexes()
+                .get(library.db(), collection_id)
+                .await
+                .expect("index");
+            let origin = library.indexes().origin(collection_id).await;
+            assert!(
+                matches!(origin, Some(lectern::index::IndexOrigin::Loaded { .. })),
+                "{when}: the index on disk was not whole: {origin:?}"
+            );
+            library.db().close().await;
+        }
+        check(data, &when).await;
+        let (rc, out) = lectern(data, &["remove", "-c", "big", &doc]);
+        assert!(
+            rc == 0 || out.iter().any(|l| l["error"]["code"] == "not_found"),
+            "{when}: the removal run again: {out:?}"
+        );
+        check(data, &format!("{when}, after the rerun")).await;
+    }
+    eprintln!("compaction kill test: {n_killed_mid_way} of {rounds} kills landed mid-removal");
+}

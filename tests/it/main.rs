@@ -10,6 +10,8 @@ mod db;
 mod debian_faq;
 mod embed;
 mod eval;
+mod fuzz;
+mod hostile;
 mod index;
 mod ingest;
 mod llm;

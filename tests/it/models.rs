@@ -182,3 +182,60 @@ fn models_are_listed_imported_and_selected_through_the_cli() {
         (1, &serde_json::json!("model_missing"))
     );
 }
+
+/// A model file changed after it was installed (one byte of its weights, which llama.cpp would
+/// load without noticing) is refused before it is parsed, naming the file; the embedding
+/// model's graph too.
+#[test]
+fn a_damaged_model_file_is_refused_before_it_is_loaded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gguf = dir.path().join("smol.gguf");
+    std::fs::copy(smollm2(), &gguf).expect("copy the model");
+    let published = std::fs::read_to_string(models::checksum_path(&smollm2()))
+        .expect("scripts/setup.sh records the published SHA-256 beside each model");
+    models::record_checksum(&gguf, published.trim());
+    models::verify_checksum(&gguf, None).expect("the copy matches the published hash");
+
+    let flip_last_byte = |path: &std::path::Path| {
+        let mut bytes = std::fs::read(path).expect("read");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x55;
+        std::fs::write(path, bytes).expect("write");
+    };
+    flip_last_byte(&gguf);
+    let Err(e) = lectern::llm::LlamaEngine::load_model(&gguf) else {
+        panic!("a damaged model was loaded");
+    };
+    assert_eq!(e.code(), "model_invalid");
+    let message = e.to_string();
+    assert!(
+        message.contains("smol.gguf") && message.contains("damaged"),
+        "{message}"
+    );
+
+    // The embedding model: a copy of its folder, its graph damaged after the first load
+    // recorded the hash.
+    let source = lectern::embed::ModelFiles::default_in(&crate::support::models_dir());
+    let copy = dir.path().join("embedding");
+    std::fs::create_dir_all(&copy).expect("mkdir");
+    for f in [
+        "model.onnx",
+        "tokenizer.json",
+        "config.json",
+        "special_tokens_map.json",
+        "tokenizer_config.json",
+    ] {
+        std::fs::copy(source.dir.join(f), copy.join(f)).expect("copy");
+    }
+    models::verify_checksum(&copy.join("model.onnx"), None).expect("first use records the hash");
+    flip_last_byte(&copy.join("model.onnx"));
+    let files = lectern::embed::ModelFiles {
+        dir: copy,
+        ..source
+    };
+    let Err(e) = lectern::embed::EmbedWorker::onnx(&files) else {
+        panic!("a damaged embedding model was loaded");
+    };
+    assert_eq!(e.code(), "model_invalid", "{e}");
+    assert!(e.to_string().contains("model.onnx"), "{e}");
+}

@@ -66,3 +66,35 @@ fn a_chosen_data_folder_is_remembered_outside_it_and_keeps_the_models_where_they
     std::fs::write(config_dir.join("config.json"), b"{not json").expect("write");
     assert_eq!(Config::load(&config_dir), Config::default());
 }
+
+/// Paths from the UI: relative, empty or NUL-bearing ones are refused, `..` and symbolic links
+/// are resolved to where the file really is, and a missing file is an error naming it.
+#[test]
+fn paths_from_the_ui_are_checked_and_canonicalised() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let real = std::fs::canonicalize(dir.path())
+        .expect("canonical")
+        .join("notes.txt");
+    std::fs::write(&real, "text").expect("write");
+    let link = dir.path().join("link.txt");
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    let dotted = dir.path().join("sub/../notes.txt");
+    std::fs::create_dir_all(dir.path().join("sub")).expect("mkdir");
+
+    for raw in [link.to_str(), dotted.to_str()].into_iter().flatten() {
+        assert_eq!(lectern::paths::from_ui(raw).expect(raw), real, "{raw}");
+    }
+    for (raw, reason) in [
+        ("notes.txt", "not an absolute path"),
+        ("../../etc/passwd", "not an absolute path"),
+        ("  ", "an empty path"),
+        ("/tmp/a\0b", "NUL"),
+    ] {
+        let e = lectern::paths::from_ui(raw).expect_err(raw);
+        assert_eq!(e.code(), "invalid_input", "{raw}");
+        assert!(e.to_string().contains(reason), "{raw}: {e}");
+    }
+    let missing = dir.path().join("gone.pdf");
+    let e = lectern::paths::from_ui(missing.to_str().expect("utf-8")).expect_err("missing");
+    assert!(e.to_string().contains("gone.pdf"), "{e}");
+}

@@ -128,3 +128,86 @@ pub fn words(text: &str) -> Vec<String> {
         .map(str::to_lowercase)
         .collect()
 }
+
+/// A PDF written by hand from object bodies (object `n` is `objects[n - 1]`; object 1 is the
+/// catalog), with a correct cross-reference table: fixtures that no PDF library would produce.
+pub fn pdf_from_objects(objects: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::with_capacity(objects.len());
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = out.len();
+    let n = objects.len() + 1;
+    out.extend_from_slice(format!("xref\n0 {n}\n0000000000 65535 f \n").as_bytes());
+    for offset in offsets {
+        out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!("trailer\n<< /Size {n} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+    );
+    out
+}
+
+/// A PDF with one page per entry of `pages`, each line of it set in Helvetica; an empty entry
+/// is a page without content.
+pub fn text_pdf(pages: &[&str]) -> Vec<u8> {
+    let page_obj = |i: usize| 4 + 2 * i;
+    let kids: Vec<String> = (0..pages.len())
+        .map(|i| format!("{} 0 R", page_obj(i)))
+        .collect();
+    let mut objects = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {} >>",
+            kids.join(" "),
+            pages.len()
+        )
+        .into_bytes(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+            .to_vec(),
+    ];
+    for (i, text) in pages.iter().enumerate() {
+        let mut content = String::from("BT /F1 11 Tf 14 TL 72 740 Td");
+        for line in text.lines() {
+            let escaped = line
+                .replace('\\', "\\\\")
+                .replace('(', "\\(")
+                .replace(')', "\\)");
+            content.push_str(&format!(" ({escaped}) Tj T*"));
+        }
+        content.push_str(" ET");
+        objects.push(
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] \
+                 /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+                page_obj(i) + 1
+            )
+            .into_bytes(),
+        );
+        objects.push(
+            format!(
+                "<< /Length {} >>\nstream\n{content}\nendstream",
+                content.len()
+            )
+            .into_bytes(),
+        );
+    }
+    pdf_from_objects(&objects)
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*), for files of noise.
+pub fn noise(n_bytes: usize, mut state: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n_bytes + 8);
+    while out.len() < n_bytes {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        out.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(n_bytes);
+    out
+}

@@ -206,39 +206,55 @@ pub fn cited_numbers(answer: &str, n_passages: usize) -> Vec<usize> {
 }
 
 /// The answer with markers that point to no passage removed (a marker list keeps its valid
-/// numbers), so the user never sees a citation that cannot be opened.
+/// numbers), so the user never sees a citation that cannot be opened. Removing a marker can
+/// complete another from the text around it ("[[9]1]" leaves "[1]"): the unclosed "[" before a
+/// removed marker is read again with what now follows it, so the result has no invalid marker
+/// left and stripping it again changes nothing (both found by fuzzing).
 pub fn strip_invalid_markers(answer: &str, n_passages: usize) -> String {
     let mut out = String::with_capacity(answer.len());
-    let mut rest = answer;
-    while let Some(open) = rest.find('[') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open..];
-        match parse_marker(after) {
-            Some((numbers, len)) => {
-                let valid: Vec<String> = numbers
-                    .into_iter()
-                    .filter(|n| (1..=n_passages).contains(n))
-                    .map(|n| n.to_string())
-                    .collect();
-                if valid.is_empty() {
-                    // Drop the space before a removed marker too: "text [9]." -> "text."
-                    if out.ends_with(' ') {
-                        out.pop();
-                    }
-                } else {
-                    out.push('[');
-                    out.push_str(&valid.join(", "));
-                    out.push(']');
-                }
-                rest = &after[len..];
-            }
-            None => {
-                out.push('[');
-                rest = &after[1..];
+    // Unread text, next character last, so that text can be put back in front of it.
+    let mut unread: Vec<char> = answer.chars().rev().collect();
+    while let Some(c) = unread.pop() {
+        if c != '[' {
+            out.push(c);
+            continue;
+        }
+        // A marker closes within MAX_MARKER_INNER bytes.
+        let mut candidate = String::from("[");
+        for &next in unread.iter().rev() {
+            candidate.push(next);
+            if next == ']' || candidate.len() > MAX_MARKER_INNER + 2 {
+                break;
             }
         }
+        let Some((numbers, len)) = parse_marker(&candidate) else {
+            out.push('[');
+            continue;
+        };
+        unread.truncate(unread.len() - (candidate[..len].chars().count() - 1));
+        let valid: Vec<String> = numbers
+            .into_iter()
+            .filter(|n| (1..=n_passages).contains(n))
+            .map(|n| n.to_string())
+            .collect();
+        if !valid.is_empty() {
+            out.push('[');
+            out.push_str(&valid.join(", "));
+            out.push(']');
+            continue;
+        }
+        // Drop the space before a removed marker too: "text [9]." -> "text."
+        if out.ends_with(' ') {
+            out.pop();
+        }
+        if let Some(open) = out.rfind('[')
+            && out.len() - open <= MAX_MARKER_INNER + 1
+            && !out[open..].contains(']')
+        {
+            let tail = out.split_off(open);
+            unread.extend(tail.chars().rev());
+        }
     }
-    out.push_str(rest);
     out
 }
 
@@ -256,11 +272,14 @@ fn for_each_marker(text: &str, mut f: impl FnMut(Vec<usize>)) {
     }
 }
 
+/// The longest text between a marker's brackets, in bytes.
+const MAX_MARKER_INNER: usize = 40;
+
 /// Parses `[1]` or `[1, 2]` at the start of `s`: the numbers and the marker's byte length.
 fn parse_marker(s: &str) -> Option<(Vec<usize>, usize)> {
     let close = s.find(']')?;
     let inner = &s[1..close];
-    if inner.is_empty() || inner.len() > 40 {
+    if inner.is_empty() || inner.len() > MAX_MARKER_INNER {
         return None;
     }
     let numbers = inner

@@ -156,7 +156,12 @@ fn finish_pages(
 pub fn normalize(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut blank_lines = 0;
-    for line in raw
+    // Control characters go before NFKC, not after: removing one from between two combining
+    // marks would leave them out of canonical order (found by fuzzing).
+    let kept = raw
+        .chars()
+        .filter(|&c| !(c.is_control() && !matches!(c, '\n' | '\r' | '\t')) && c != '\u{feff}');
+    for line in kept
         .nfkc()
         .collect::<String>()
         .replace("\r\n", "\n")

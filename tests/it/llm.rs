@@ -267,9 +267,9 @@ async fn fitted_prompts_never_exceed_the_context_and_keep_whole_passages() {
         // The kept passages are the best-ranked ones, each whole; the rest are absent.
         for (i, p) in passages.iter().enumerate() {
             let heading = prompt::passage_heading(i + 1, p);
-            let present = fitted
-                .user_message
-                .contains(&format!("{heading}\n{}", p.text));
+            let fence = prompt::QUOTE_FENCE;
+            let quoted = format!("{heading}\n{fence}\n{}\n{fence}", prompt::defuse(&p.text));
+            let present = fitted.user_message.contains(&quoted);
             assert_eq!(
                 present,
                 i < fitted.n_passages,

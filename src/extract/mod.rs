@@ -160,7 +160,7 @@ pub fn normalize(raw: &str) -> String {
     // marks would leave them out of canonical order (found by fuzzing).
     let kept = raw
         .chars()
-        .filter(|&c| !(c.is_control() && !matches!(c, '\n' | '\r' | '\t')) && c != '\u{feff}');
+        .filter(|&c| (!c.is_control() || matches!(c, '\n' | '\r' | '\t')) && c != '\u{feff}');
     for line in kept
         .nfkc()
         .collect::<String>()

@@ -124,9 +124,12 @@ fn citation_markers_are_parsed_and_bad_ones_dropped() {
     assert_eq!(prompt::strip_invalid_markers("Only [9].", 2), "Only.");
 }
 
-/// A generator that answers with a fixed text, one word per piece.
+/// A generator that answers with a fixed text, one word per piece, and keeps the messages it
+/// was last sent.
+#[derive(Default)]
 struct Scripted {
     reply: String,
+    sent: Arc<Mutex<Vec<ChatMessage>>>,
 }
 
 impl Generator for Scripted {
@@ -149,6 +152,7 @@ impl Generator for Scripted {
         cancel: &AtomicBool,
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Generation, LlmError> {
+        *self.sent.lock().expect("lock") = messages.to_vec();
         let mut text = String::new();
         let mut finish = Finish::EndOfText;
         for (i, word) in self.reply.split_inclusive(' ').enumerate() {
@@ -197,6 +201,7 @@ async fn citations_map_to_pages_and_history_and_feedback_survive_a_restart() {
     let llm = LlmWorker::spawn(|| {
         Ok(Box::new(Scripted {
             reply: "They trimmed the wick [1]. Ships saw the beam [2] [9].".into(),
+            ..Scripted::default()
         }) as Box<dyn Generator>)
     })
     .expect("spawn");
@@ -310,8 +315,13 @@ async fn an_answer_that_repeats_a_passage_without_markers_gets_matched_citations
         .expect("search");
     let copied: Vec<&str> = top[0].text.split_whitespace().take(12).collect();
     let reply = format!("In short, {}. That is all I know.", copied.join(" "));
-    let llm = LlmWorker::spawn(move || Ok(Box::new(Scripted { reply }) as Box<dyn Generator>))
-        .expect("spawn");
+    let llm = LlmWorker::spawn(move || {
+        Ok(Box::new(Scripted {
+            reply,
+            ..Scripted::default()
+        }) as Box<dyn Generator>)
+    })
+    .expect("spawn");
     let answerer = Answerer::new(t.library.db().clone(), t.retriever(), llm);
     let answer = answerer
         .ask(
@@ -347,6 +357,7 @@ async fn stopping_keeps_the_partial_answer() {
     let llm = LlmWorker::spawn(|| {
         Ok(Box::new(Scripted {
             reply: "one two three four five six".into(),
+            ..Scripted::default()
         }) as Box<dyn Generator>)
     })
     .expect("spawn");
@@ -605,45 +616,6 @@ fn document_text_cannot_leave_its_quotation_or_pose_as_a_chat_turn() {
     assert_eq!(prompt::defuse("plain text [1] <b>"), "plain text [1] <b>");
 }
 
-/// A generator that keeps the messages it was sent and answers with nothing.
-struct Recording {
-    sent: Arc<Mutex<Vec<ChatMessage>>>,
-}
-
-impl Generator for Recording {
-    fn model_name(&self) -> &str {
-        "recording"
-    }
-
-    fn n_ctx(&self) -> usize {
-        4096
-    }
-
-    fn count_tokens(&mut self, messages: &[ChatMessage]) -> Result<usize, LlmError> {
-        rough_count(messages)
-    }
-
-    fn generate(
-        &mut self,
-        messages: &[ChatMessage],
-        _sampling: &Sampling,
-        _cancel: &AtomicBool,
-        _on_text: &mut dyn FnMut(&str),
-    ) -> Result<Generation, LlmError> {
-        *self.sent.lock().expect("lock") = messages.to_vec();
-        Ok(Generation {
-            text: "This is not in the documents.".into(),
-            finish: Finish::EndOfText,
-            n_prompt_tokens: 0,
-            n_reused_tokens: 0,
-            n_generated_tokens: 0,
-            prompt_ms: 0.0,
-            first_token_ms: None,
-            generation_ms: 0.0,
-        })
-    }
-}
-
 /// A PDF that tries to take over the prompt reaches the model as quoted material only: the
 /// instruction part is the collection's, word for word, and the PDF's text stays between its
 /// passage's fences.
@@ -663,10 +635,12 @@ async fn a_pdf_saying_ignore_previous_instructions_does_not_change_the_instructi
     assert_eq!(report.files[0].error.as_ref().map(|e| e.to_string()), None);
 
     let sent = Arc::new(Mutex::new(Vec::new()));
-    let recording = Arc::clone(&sent);
+    let scripted = Scripted {
+        reply: "This is not in the documents.".into(),
+        sent: Arc::clone(&sent),
+    };
     let llm =
-        LlmWorker::spawn(move || Ok(Box::new(Recording { sent: recording }) as Box<dyn Generator>))
-            .expect("spawn");
+        LlmWorker::spawn(move || Ok(Box::new(scripted) as Box<dyn Generator>)).expect("spawn");
     let answerer = Answerer::new(t.library.db().clone(), t.retriever(), llm);
     answerer
         .ask(

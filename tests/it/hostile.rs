@@ -332,3 +332,56 @@ fn an_extraction_worker_does_not_outlive_a_killed_ingest() {
     );
     eprintln!("orphan test: the worker ended {gone_after:.2?} after its parent was killed");
 }
+
+/// Every PDF in `../shared/data/pdfs` through the real extraction path (worker process, time
+/// and memory limits, normalisation and checks): each one gives text or a reason naming it.
+/// Embedding them all is the long run (`LECTERN_HOSTILE_ALL=1`, `scripts/reliability.sh`).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_shared_pdf_is_extracted_or_refused_with_a_reason() {
+    let extractor = crate::support::extractor();
+    let mut pdfs: Vec<PathBuf> = std::fs::read_dir(shared_data().join("pdfs"))
+        .expect("shared pdfs")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pdf"))
+        .collect();
+    pdfs.sort();
+    let started = Instant::now();
+    let mut n_extracted = 0;
+    for pdf in &pdfs {
+        let name = pdf.file_name().and_then(|n| n.to_str()).expect("name");
+        let clock = Instant::now();
+        match lectern::extract::extract(&extractor, pdf, lectern::db::DocFormat::Pdf, None).await {
+            Ok(text) => {
+                n_extracted += 1;
+                eprintln!(
+                    "{name}: {} pages, {} characters, {:.1?}",
+                    text.pages.len(),
+                    text.n_chars(),
+                    clock.elapsed()
+                );
+                assert!(text.n_chars() > 0, "{name}");
+            }
+            Err(e) => {
+                eprintln!("{name}: {} ({:.1?})", e.code(), clock.elapsed());
+                assert!(
+                    !["extractor_unavailable", "io"].contains(&e.code()),
+                    "{name}: {e}"
+                );
+                assert!(
+                    e.to_string().contains(name),
+                    "the reason names the file: {e}"
+                );
+            }
+        }
+    }
+    eprintln!(
+        "{n_extracted} of {} shared PDFs extracted, the rest refused with a reason, in {:.1?}",
+        pdfs.len(),
+        started.elapsed()
+    );
+    assert!(
+        n_extracted >= pdfs.len() / 2,
+        "most of the shared PDFs have text"
+    );
+}

@@ -96,6 +96,18 @@ fn write_hostile_files(dir: &Path) -> Vec<(PathBuf, Hostile)> {
     out
 }
 
+/// Every PDF in `../shared/data/pdfs`, sorted.
+fn shared_pdfs() -> Vec<PathBuf> {
+    let mut pdfs: Vec<PathBuf> = std::fs::read_dir(shared_data().join("pdfs"))
+        .expect("shared pdfs")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pdf"))
+        .collect();
+    pdfs.sort();
+    pdfs
+}
+
 /// Peak resident memory of a process tree, sampled from `/proc`.
 #[derive(Debug, Default)]
 struct Peak {
@@ -209,13 +221,7 @@ fn hostile_files_are_refused_with_their_reason_within_memory_limits() {
     let hostile = write_hostile_files(&inputs);
     let mut files: Vec<PathBuf> = hostile.iter().map(|(p, _)| p.clone()).collect();
     // Bad PDFs written by others (truncated, cyclic outlines, no trailer, encrypted).
-    let mut shared: Vec<PathBuf> = std::fs::read_dir(shared_data().join("pdfs"))
-        .expect("shared pdfs")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pdf"))
-        .collect();
-    shared.sort();
+    let mut shared = shared_pdfs();
     if std::env::var_os("LECTERN_HOSTILE_ALL").is_none() {
         shared.retain(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -339,13 +345,7 @@ fn an_extraction_worker_does_not_outlive_a_killed_ingest() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_shared_pdf_is_extracted_or_refused_with_a_reason() {
     let extractor = crate::support::extractor();
-    let mut pdfs: Vec<PathBuf> = std::fs::read_dir(shared_data().join("pdfs"))
-        .expect("shared pdfs")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pdf"))
-        .collect();
-    pdfs.sort();
+    let pdfs = shared_pdfs();
     let started = Instant::now();
     let mut n_extracted = 0;
     for pdf in &pdfs {

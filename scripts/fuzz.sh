@@ -15,7 +15,7 @@ targets=("$@")
 ((${#targets[@]})) || targets=(chunker text_loader prompt citations)
 
 bash scripts/setup.sh >/dev/null # the chunker target needs the tokenizer
-rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+rustup toolchain list | grep '^nightly' >/dev/null || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 
 summary=()

@@ -19,7 +19,11 @@ cargo test --locked --workspace --release
 # The Debian package, built offline by the Tauri CLI from npm (it reuses the release build).
 ui/node_modules/.bin/tauri build --bundles deb
 deb=$(ls target/release/bundle/deb/*.deb)
-dpkg-deb -I "$deb" | grep -q 'Depends: .*libwebkit2gtk-4.1-0'
+# The output is read whole before grep looks at it: `grep -q` stops at the first match, and
+# under pipefail the writer's SIGPIPE (exit 141) would fail the run.
+deb_info=$(dpkg-deb -I "$deb")
+grep -q 'Depends: .*libwebkit2gtk-4.1-0' <<<"$deb_info" ||
+  { echo "test.sh: $deb should depend on libwebkit2gtk-4.1-0" >&2; exit 1; }
 [[ $(dpkg-deb -c "$deb" | awk '$6 ~ /^(\.\/)?usr\/bin\/./ { n++ } END { print n }') == 1 ]] ||
   { echo "test.sh: $deb should hold exactly one program" >&2; exit 1; }
 echo "test.sh: all checks passed; package at $deb"

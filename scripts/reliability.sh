@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The long versions of the reliability tests, outside CI's time: many kill -9 rounds of a real
-# ingest and of index compaction (each followed by a restart and the checks of
-# tests/it/crash.rs), and the hostile-file ingest with every PDF in ../shared/data/pdfs
-# (tests/it/hostile.rs). CI runs short versions of the same tests. Fuzzing: scripts/fuzz.sh. Usage: scripts/reliability.sh [ROUNDS] (default 50); set
+# ingest, of index compaction and of embedding-model switches (each followed by a restart and
+# the checks of tests/it/crash.rs), and the hostile-file ingest with every PDF in
+# ../shared/data/pdfs (tests/it/hostile.rs). CI runs short versions of the same tests.
+# Fuzzing: scripts/fuzz.sh. Usage: scripts/reliability.sh [ROUNDS] (default 50); set
 # LECTERN_KILL_SEED to replay a failing run. Figures go to docs/RELIABILITY.md by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -7,7 +7,7 @@ use crate::embed::{
     BATCH_SIZE, EMBEDDING_MODELS, EmbedWorker, EmbeddingModelSpec, ModelFiles, TARGET_SETTING,
     embedding_model_spec,
 };
-use crate::error::{EmbedError, Result};
+use crate::error::{EmbedError, IndexError, Result};
 use crate::ingest::CancelFlag;
 use crate::library::Library;
 
@@ -155,6 +155,17 @@ impl Library {
             n_done: n_done_before,
             n_total,
         });
+
+        // An index folder of the target model can only be stale here (left by an earlier
+        // switch away from it that was cut off before deleting it); the new one is built
+        // after the swap, so none must be found then.
+        let target_index = self.paths().data_dir.join("index").join(spec.id);
+        if target_index.exists() {
+            std::fs::remove_dir_all(&target_index).map_err(|source| IndexError::Io {
+                path: target_index.clone(),
+                source,
+            })?;
+        }
 
         let mut n_embedded = 0;
         loop {

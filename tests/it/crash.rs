@@ -3,7 +3,8 @@
 //! index agrees with it once opened, and running the ingest again finishes without duplicates.
 //!
 //! `LECTERN_KILL_ROUNDS` sets the number of kills (a few here; `scripts/reliability.sh` runs
-//! many), `LECTERN_KILL_SEED` replays a failing run (the seed is printed).
+//! many), `LECTERN_KILL_SEED` replays a failing run (the seed is printed). The same for index
+//! compaction (`lectern remove`) and embedding-model switches (`lectern embedding use`).
 
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
@@ -366,4 +367,159 @@ async fn compaction_killed_at_random_moments_leaves_a_whole_index() {
         check(data, &format!("{when}, after the rerun")).await;
     }
     eprintln!("compaction kill test: {n_killed_mid_way} of {rounds} kills landed mid-removal");
+}
+
+/// Kill -9 at random moments of embedding-model switches, alternately to the small model and
+/// back (each direction first timed uninterrupted, to aim the kills from its model loading to
+/// its last index write): the library always uses one model whole, the old model's index keeps
+/// serving until the swap, and the switch run again completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedding_switch_killed_at_random_moments_is_never_half_done() {
+    const MODELS: [&str; 2] = [lectern::embed::DEFAULT_MODEL, "paraphrase-MiniLM-L3-v2"];
+    let rounds = env_u64("LECTERN_KILL_ROUNDS").unwrap_or(3);
+    let seed = env_u64("LECTERN_KILL_SEED").unwrap_or(0x5eed_1dea) | 1;
+    let mut rng = seed;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path();
+    let faq = shared_pdf("long_debian-faq.en.pdf");
+    let (rc, out) = lectern(data, &["ingest", "-c", "faq", &faq.to_string_lossy()]);
+    assert_eq!(rc, 0, "{out:?}");
+
+    let mut full = [Duration::ZERO; 2];
+    for target in [1, 0] {
+        let started = std::time::Instant::now();
+        let (rc, out) = lectern(data, &["embedding", "use", MODELS[target]]);
+        assert_eq!(rc, 0, "{out:?}");
+        full[target] = started.elapsed();
+    }
+    eprintln!(
+        "switch kill test: a whole switch takes {:.2?} to {} and {:.2?} to {}; {rounds} kills, \
+         LECTERN_KILL_SEED={seed}",
+        full[1], MODELS[1], full[0], MODELS[0]
+    );
+
+    let (mut n_killed_mid_way, mut n_after_swap) = (0, 0);
+    for round in 1..=rounds {
+        let target = usize::try_from(round % 2).expect("0 or 1");
+        let (from, to) = (MODELS[1 - target], MODELS[target]);
+        let delay = full[target].mul_f64(0.05 + (next(&mut rng) % 1000) as f64 / 1000.0);
+        let when = format!("switch to {to}, round {round}, killed after {delay:?}, seed {seed}");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lectern"))
+            .arg("--data-dir")
+            .arg(data)
+            .args(["--json", "embedding", "use", to])
+            .env("LECTERN_MODELS_DIR", models_dir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start lectern embedding use");
+        tokio::time::sleep(delay).await;
+        if matches!(child.try_wait(), Ok(None)) {
+            n_killed_mid_way += 1;
+        }
+        child.kill().expect("kill -9");
+        let _ = child.wait();
+
+        if check_one_model_in_use(data, &when, from, to).await == to {
+            n_after_swap += 1;
+        }
+        check(data, &when).await;
+        let (rc, out) = lectern(
+            data,
+            &["search", "-c", "faq", "--k", "3", "how do I upgrade Debian"],
+        );
+        assert_eq!(rc, 0, "{when}: search after the kill: {out:?}");
+        assert_eq!(out[0]["hits"].as_array().map(Vec::len), Some(3), "{when}");
+
+        let (rc, out) = lectern(data, &["embedding", "use", to]);
+        assert_eq!(rc, 0, "{when}: the switch run again: {out:?}");
+        let when = format!("{when}, after the rerun");
+        assert_eq!(check_one_model_in_use(data, &when, from, to).await, to);
+        check(data, &when).await;
+    }
+    eprintln!(
+        "switch kill test: {n_killed_mid_way} of {rounds} kills landed mid-switch, \
+         {n_after_swap} after the swap"
+    );
+}
+
+/// After a kill during a switch from `from` to `to`: one of the two is in use, every document
+/// records it, the stored vectors are its own (passages embedded again agree), a switch still
+/// pending names `to`, and while `from` is in use its index on disk is whole and loaded as it
+/// is. Returns the model in use.
+async fn check_one_model_in_use(
+    data: &std::path::Path,
+    when: &str,
+    from: &str,
+    to: &str,
+) -> &'static str {
+    use lectern::embed::{EmbedWorker, ModelFiles, cosine};
+
+    let library = open(data).await;
+    let db = library.db();
+    let active = library.embedding_spec().id;
+    assert!(active == from || active == to, "{when}: {active} in use");
+    let recorded: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT embedding_model FROM documents")
+            .fetch_all(db.pool())
+            .await
+            .expect("models of the documents");
+    assert_eq!(
+        recorded,
+        [active],
+        "{when}: documents embedded by another model"
+    );
+    let pending = library.pending_embedding_switch().await.expect("pending");
+    if active == to {
+        assert_eq!(pending, None, "{when}: switched, yet still pending");
+    } else if let Some(pending) = pending {
+        assert_eq!(pending.target, to, "{when}");
+        assert!(pending.n_done <= pending.n_total, "{when}: {pending:?}");
+    }
+
+    let passages: Vec<(i64, String)> = sqlx::query_as("SELECT id, text FROM chunks ORDER BY id")
+        .fetch_all(db.pool())
+        .await
+        .expect("passages");
+    let sample: Vec<(i64, String)> = [0, passages.len() / 2, passages.len() - 1]
+        .into_iter()
+        .map(|i| passages[i].clone())
+        .collect();
+    let collection = db.collections().await.expect("collections").remove(0);
+    let ids: Vec<i64> = sample.iter().map(|(id, _)| *id).collect();
+    let stored: std::collections::HashMap<i64, Vec<f32>> = db
+        .chunk_vectors(collection.id, Some(&ids))
+        .await
+        .expect("stored vectors")
+        .into_iter()
+        .collect();
+    let embedder =
+        EmbedWorker::onnx(&ModelFiles::new(&models_dir(), active)).expect("the model in use");
+    let fresh = embedder
+        .embed(sample.iter().map(|(_, text)| text.clone()).collect())
+        .await
+        .expect("embed");
+    for ((id, _), vector) in sample.iter().zip(&fresh) {
+        let similarity = cosine(vector, &stored[id]);
+        assert!(
+            similarity > 0.99,
+            "{when}: passage {id} holds a vector of another model than {active} \
+             (cosine {similarity:.3})"
+        );
+    }
+
+    library
+        .indexes()
+        .get(db, collection.id)
+        .await
+        .unwrap_or_else(|e| panic!("{when}: the index could not be opened: {e}"));
+    if active == from {
+        let origin = library.indexes().origin(collection.id).await;
+        assert!(
+            matches!(origin, Some(lectern::index::IndexOrigin::Loaded { .. })),
+            "{when}: the old model's index was not whole: {origin:?}"
+        );
+    }
+    db.close().await;
+    active
 }

@@ -1,14 +1,14 @@
 //! Generation speed of Lectern's engine, to compare with llama.cpp's own `llama-bench` on the
 //! same GGUF and thread count (`benches/llama-bench.sh` builds and runs that), and time to first
-//! token of a real `ask`.
+//! token, whole answer time and answer length of a real `ask`.
 //!
 //! `cargo bench --bench llm -- engine [MODEL] [THREADS] [N_PROMPT] [N_GEN] [REPS]`
 //!   prompt processing of ~N_PROMPT tokens (fresh cache each time) and generation of N_GEN
 //!   tokens, through `Generator::generate` exactly as answers use it.
 //! `cargo bench --bench llm -- ask DATA_DIR COLLECTION QUESTIONS [THREADS] [N]`
-//!   retrieval + prompt + first token for N questions (evenly spaced) of QUESTIONS, one per
-//!   line or JSON Lines with a "question" field (`../shared/data/qa/debian_faq.jsonl`), asked
-//!   of a real library.
+//!   retrieval + prompt + first token, and the whole answer, for N questions (evenly spaced) of
+//!   QUESTIONS, one per line or JSON Lines with a "question" field
+//!   (`../shared/data/qa/debian_faq.jsonl`), asked greedily of a real library.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,6 +46,7 @@ fn engine() -> Result<(), Box<dyn std::error::Error>> {
         top_p: 1.0,
         seed: Some(1),
         threads,
+        stop: Vec::new(),
     };
     let cancel = AtomicBool::new(false);
 
@@ -132,6 +133,9 @@ fn ask() -> Result<(), Box<dyn std::error::Error>> {
         let mut retrieval = Vec::new();
         let mut prompt_tokens = Vec::new();
         let mut tps = Vec::new();
+        let mut answer_s = Vec::new();
+        let mut answer_tokens = Vec::new();
+        let mut n_at_limit = 0;
         for q in picked {
             let options = AskOptions {
                 collection: collection.clone(),
@@ -140,10 +144,14 @@ fn ask() -> Result<(), Box<dyn std::error::Error>> {
                 sampling: settings.sampling(),
                 history_turns: 0,
             };
+            let started = std::time::Instant::now();
             let a = answerer
                 .ask(&options, q, Arc::new(AtomicBool::new(false)), |_| {})
                 .await?;
+            answer_s.push(started.elapsed().as_secs_f64());
             let t = &a.message.timings;
+            answer_tokens.push(t.answer_tokens as f64);
+            n_at_limit += usize::from(a.message.finish == "max_tokens");
             // Time to first token as the user sees it: retrieval, prompt, first token.
             ttft.push(t.retrieval_ms + t.first_token_ms.unwrap_or(f64::NAN));
             retrieval.push(t.retrieval_ms);
@@ -158,6 +166,15 @@ fn ask() -> Result<(), Box<dyn std::error::Error>> {
             median(retrieval),
             median(prompt_tokens),
             median(tps)
+        );
+        println!(
+            "ask  whole answer p50 {:.1} s (max {:.1})  answer tokens p50 {:.0} (max {:.0})  \
+             {n_at_limit} of {n} answers ran to the {}-token limit",
+            median(answer_s.clone()),
+            answer_s.iter().copied().fold(0.0, f64::max),
+            median(answer_tokens.clone()),
+            answer_tokens.iter().copied().fold(0.0, f64::max),
+            settings.max_tokens
         );
         Ok::<_, Box<dyn std::error::Error>>(())
     })

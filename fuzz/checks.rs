@@ -136,7 +136,8 @@ pub fn prompt(data: &[u8]) {
 }
 
 /// The citation parser: cited numbers are in range and unique, and removing invalid markers
-/// leaves no marker that points nowhere (removing again changes nothing).
+/// leaves no marker that points nowhere (removing again changes nothing). The repetition check
+/// reads the same answer text: where it cuts is a character boundary with text after it.
 pub fn citations(data: &[u8]) {
     let answer = String::from_utf8_lossy(data);
     let n_passages = data.len() % 12;
@@ -154,5 +155,11 @@ pub fn citations(data: &[u8]) {
     );
     for n in prompt::cited_numbers(&stripped, usize::MAX) {
         assert!(n <= n_passages, "marker [{n}] survived: {stripped:?}");
+    }
+    if let Some(cut) = lectern::llm::repeat_start(&answer) {
+        assert!(
+            answer.is_char_boundary(cut) && cut < answer.len(),
+            "cut at {cut}: {answer:?}"
+        );
     }
 }

@@ -131,6 +131,7 @@ impl LlmSettings {
             threads: self.threads.unwrap_or_else(|| {
                 crate::llm::auto_threads(n_cores, crate::llm::machine_busy(n_cores))
             }),
+            stop: Vec::new(),
         }
     }
 }
@@ -258,10 +259,16 @@ impl Answerer {
             question: question.to_owned(),
             history,
         };
-        let stream = self.llm.answer(prompt, options.sampling.clone(), cancel)?;
+        let sampling = Sampling {
+            stop: prompt::echo_stops(&prompt),
+            ..options.sampling.clone()
+        };
+        let stream = self.llm.answer(prompt, sampling, cancel)?;
         let (fitted, generation) = stream.finish(on_piece).await?;
 
-        let mut answer = prompt::strip_invalid_markers(&generation.text, fitted.n_passages);
+        let documents: Vec<&str> = passages.iter().map(|p| p.document.as_str()).collect();
+        let answer = prompt::strip_heading_echoes(&generation.text, &documents);
+        let mut answer = prompt::strip_invalid_markers(&answer, fitted.n_passages);
         let mut citations_matched = false;
         if prompt::cited_numbers(&answer, fitted.n_passages).is_empty() {
             let texts: Vec<&str> = passages
@@ -326,6 +333,9 @@ pub fn finish_name(finish: Finish) -> &'static str {
         Finish::MaxTokens => "max_tokens",
         Finish::ContextFull => "context_full",
         Finish::Cancelled => "cancelled",
+        // What is left once the repeat is cut is the whole answer; the stored values (a CHECK
+        // in migration 0002) predate this reason.
+        Finish::Repeating => "end_of_text",
     }
 }
 

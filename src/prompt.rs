@@ -127,6 +127,25 @@ pub fn render_input(question: &str) -> String {
     format!("Question: {}", question.trim())
 }
 
+/// Where an answer has stopped answering and started writing out the prompt again (a small
+/// model that has run out of answer goes on with "Question: ...", a passage's quote fence or
+/// the output indicator): a new line opening one of the prompt's parts.
+pub fn echo_stops(prompt: &Prompt) -> Vec<String> {
+    let mut stops = vec![
+        "\nContext:".to_owned(),
+        "\nQuestion:".to_owned(),
+        format!("\n{QUOTE_FENCE}"),
+    ];
+    // An indicator written as a label ("Answer format: ...") is echoed by its label.
+    if let Some((label, _)) = prompt.output_indicator.trim().split_once(':')
+        && (1..=30).contains(&label.chars().count())
+        && !label.contains('\n')
+    {
+        stops.push(format!("\n{label}:"));
+    }
+    stops
+}
+
 /// The user message of this turn: context, input and output indicator.
 pub fn user_message(prompt: &Prompt, n_passages: usize) -> String {
     format!(
@@ -203,6 +222,49 @@ pub fn cited_numbers(answer: &str, n_passages: usize) -> Vec<usize> {
         }
     });
     out
+}
+
+/// The answer without lines that only write out a passage's heading ("[2] faq.pdf, page 27",
+/// often with a page the passage does not have): a small model that has run out of answer
+/// copies the context's headings. Such a line keeps its citation marker, which opens the
+/// passage at its real page; without one it goes.
+pub fn strip_heading_echoes(answer: &str, documents: &[&str]) -> String {
+    let mut lines = Vec::new();
+    for line in answer.lines() {
+        let trimmed = line.trim();
+        let (marker, rest) = match trimmed.strip_prefix('[').and_then(|r| r.split_once(']')) {
+            Some((n, rest)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
+                (Some(&trimmed[..n.len() + 2]), rest.trim_start())
+            }
+            _ => (None, trimmed),
+        };
+        let echoes_a_heading = !rest.is_empty()
+            && documents
+                .iter()
+                .any(|d| !d.is_empty() && rest.strip_prefix(d).is_some_and(is_page_reference));
+        match (echoes_a_heading, marker) {
+            (false, _) => lines.push(line),
+            (true, Some(marker)) => lines.push(marker),
+            (true, None) => {}
+        }
+    }
+    lines.join("\n")
+}
+
+/// What follows a document's name in a heading: nothing, or ", page 3", ", pages 3–4".
+fn is_page_reference(tail: &str) -> bool {
+    let tail = tail.trim();
+    if tail.is_empty() {
+        return true;
+    }
+    tail.strip_prefix(", page")
+        .map(|r| r.strip_prefix('s').unwrap_or(r).trim())
+        .is_some_and(|pages| {
+            pages.starts_with(|c: char| c.is_ascii_digit())
+                && pages
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || "–-, ".contains(c))
+        })
 }
 
 /// The answer with markers that point to no passage removed (a marker list keeps its valid

@@ -310,7 +310,18 @@ impl Generator for LlamaEngine<'_> {
             ])
         };
         let vocab = self.model.vocab();
-        let stops = self.stop_strings();
+        let stops: Vec<&str> = self
+            .stop_strings()
+            .iter()
+            .copied()
+            .chain(
+                sampling
+                    .stop
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|s| !s.is_empty()),
+            )
+            .collect();
         let mut utf8 = Utf8Stream::default();
         let mut held = String::new();
         let mut piece = Vec::new();
@@ -341,9 +352,16 @@ impl Generator for LlamaEngine<'_> {
                 held.truncate(cut);
                 break Finish::EndOfText;
             }
-            let keep = stop_prefix_len(&held, stops);
+            let keep = stop_prefix_len(&held, &stops);
             let ready: String = held.drain(..held.len() - keep).collect();
             emit(&ready, &mut generation);
+            // A line or sentence can only have been completed by text with white space in it.
+            if ready.contains(char::is_whitespace)
+                && let Some(cut) = super::repeat_start(&generation.text)
+            {
+                generation.text.truncate(cut);
+                break Finish::Repeating;
+            }
             if generation.n_generated_tokens >= sampling.max_tokens {
                 break Finish::MaxTokens;
             }
@@ -365,11 +383,13 @@ impl Generator for LlamaEngine<'_> {
             self.cached.push(tok);
             logits_idx = 0;
         };
-        held.push_str(&utf8.finish());
-        if let Some(cut) = stops.iter().filter_map(|s| held.find(s)).min() {
-            held.truncate(cut);
+        if generation.finish != Finish::Repeating {
+            held.push_str(&utf8.finish());
+            if let Some(cut) = stops.iter().filter_map(|s| held.find(s)).min() {
+                held.truncate(cut);
+            }
+            emit(&held, &mut generation);
         }
-        emit(&held, &mut generation);
         generation.generation_ms = ms_since(gen_started);
         Ok(generation)
     }

@@ -3,11 +3,13 @@
 //! answers back over channels (`worker`).
 
 mod llama;
+mod repetition;
 mod worker;
 
 use std::sync::atomic::AtomicBool;
 
 pub use llama::{EngineSettings, LlamaEngine, Utf8Stream, render_fallback};
+pub use repetition::repeat_start;
 pub use worker::{AnswerStream, LlmWorker};
 
 use crate::error::LlmError;
@@ -55,6 +57,9 @@ pub struct Sampling {
     pub seed: Option<u32>,
     /// Decoding threads for this answer.
     pub threads: usize,
+    /// Text that ends the answer where it appears (not included), besides the model's own end:
+    /// the caller knows what its prompt looks like when a model starts writing it out again.
+    pub stop: Vec<String>,
 }
 
 /// Why generation ended.
@@ -67,6 +72,8 @@ pub enum Finish {
     ContextFull,
     /// The caller's cancel flag was set; the text so far is kept.
     Cancelled,
+    /// The answer began repeating itself ([`repeat_start`]); the repeat is cut.
+    Repeating,
 }
 
 /// A finished (or stopped) generation with its measurements.

@@ -124,6 +124,27 @@ fn citation_markers_are_parsed_and_bad_ones_dropped() {
     assert_eq!(prompt::strip_invalid_markers("Only [9].", 2), "Only.");
 }
 
+/// SmolLM2's answer to the E2E question, as it was: the context's headings written out with
+/// pages the passages do not have. The lines keep their markers, the answer text goes.
+#[test]
+fn heading_echoes_are_reduced_to_their_markers() {
+    let documents = ["long_debian-faq.en.pdf", "notes.md"];
+    let answer = "[1] long_debian-faq.en.pdf, page 27\n\n[2] long_debian-faq.en.pdf, page 3\n\n \
+                  long_debian-faq.en.pdf, pages 9–10\n[3] notes.md\nDebian is named after Debra \
+                  and Ian [1].\n[2] long_debian-faq.en.pdf, page 3 says more about it.";
+    assert_eq!(
+        prompt::strip_heading_echoes(answer, &documents),
+        "[1]\n\n[2]\n\n[3]\nDebian is named after Debra and Ian [1].\n\
+         [2] long_debian-faq.en.pdf, page 3 says more about it."
+    );
+    assert_eq!(prompt::strip_heading_echoes("", &documents), "");
+    assert_eq!(
+        prompt::strip_heading_echoes("[1] page 3", &[""]),
+        "[1] page 3",
+        "an empty document name matches nothing"
+    );
+}
+
 /// A generator that answers with a fixed text, one word per piece, and keeps the messages it
 /// was last sent.
 #[derive(Default)]

@@ -35,6 +35,7 @@ pub fn greedy(max_tokens: usize) -> Sampling {
         top_p: 1.0,
         seed: Some(7),
         threads: 1,
+        stop: Vec::new(),
     }
 }
 
@@ -155,6 +156,71 @@ async fn answers_stream_in_order_and_stop_within_one_token() {
     let (_, none) = stream.finish(|_| {}).await.expect("answer");
     assert_eq!(none.finish, Finish::Cancelled);
     assert_eq!(none.n_generated_tokens, 0);
+}
+
+/// The real model, asked to repeat itself, is stopped at its first repeat; the caller's stop
+/// strings end an answer where they appear; the prompt's echo stops are its parts' openings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looping_answer_is_cut_at_its_first_repeat_and_stop_strings_end_it() {
+    let llm = worker(2048);
+    let sentence = "Keepers trimmed the wick every four hours.";
+    let stream = llm
+        .answer(
+            lighthouse_prompt(&format!(
+                "Write this sentence ten times, each time on a new line: {sentence}"
+            )),
+            greedy(300),
+            Arc::new(AtomicBool::new(false)),
+        )
+        .expect("start");
+    let (_, looped) = stream.finish(|_| {}).await.expect("answer");
+    assert_eq!(looped.finish, Finish::Repeating, "{looped:?}");
+    assert!(
+        looped.n_generated_tokens < 100,
+        "stopped soon after the first repeat: {looped:?}"
+    );
+    assert_eq!(
+        lectern::llm::repeat_start(&format!("{}\n", looped.text.trim_end())),
+        None,
+        "what is kept has no repeat: {:?}",
+        looped.text
+    );
+
+    let ask = |sampling| {
+        llm.answer(
+            lighthouse_prompt("Why were keepers called wickies?"),
+            sampling,
+            Arc::new(AtomicBool::new(false)),
+        )
+        .expect("start")
+    };
+    let (_, full) = ask(greedy(60)).finish(|_| {}).await.expect("answer");
+    // A stop string from the second half of what the model writes unstopped.
+    let cut = (full.text.len() / 2..full.text.len())
+        .find(|&i| full.text.is_char_boundary(i) && full.text[i..].starts_with(' '))
+        .unwrap_or_else(|| panic!("no second half to stop in: {:?}", full.text));
+    let stop: String = full.text[cut..].chars().take(8).collect();
+    let mut streamed = String::new();
+    let (_, stopped) = ask(Sampling {
+        stop: vec![stop.clone()],
+        ..greedy(60)
+    })
+    .finish(|p| streamed.push_str(p))
+    .await
+    .expect("answer");
+    assert_eq!(stopped.finish, Finish::EndOfText, "{stopped:?}");
+    assert!(
+        !stopped.text.contains(&stop),
+        "{stop:?} in {:?}",
+        stopped.text
+    );
+    assert!(stopped.n_generated_tokens < full.n_generated_tokens);
+    assert_eq!(streamed, stopped.text, "nothing past the stop was streamed");
+
+    assert_eq!(
+        prompt::echo_stops(&lighthouse_prompt("Anything?")),
+        ["\nContext:", "\nQuestion:", "\n\"\"\"", "\nAnswer format:"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -62,29 +62,16 @@ async fn ingest_killed_at_random_moments_never_leaves_a_partial_document() {
         let collection = format!("crash-{round}");
         let delay = Duration::from_millis(200 + next(&mut rng) % 7_800);
         let when = format!("round {round}, killed after {delay:?}, seed {seed}");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lectern"))
-            .arg("--data-dir")
-            .arg(data)
-            .args(["--json", "ingest", "-c", &collection])
-            .args(&files)
-            .env("LECTERN_MODELS_DIR", models_dir())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start lectern ingest");
-        tokio::time::sleep(delay).await;
-        if matches!(child.try_wait(), Ok(Some(_))) {
-            n_finished_before_kill += 1;
-        }
-        child.kill().expect("kill -9");
-        let _ = child.wait();
-        check(data, &when).await;
-
-        // Restarted: the same ingest finishes, and every file is there once.
         let args: Vec<&str> = ["ingest", "-c", collection.as_str()]
             .into_iter()
             .chain(files.iter().map(String::as_str))
             .collect();
+        if !run_and_kill(data, &args, delay).await {
+            n_finished_before_kill += 1;
+        }
+        check(data, &when).await;
+
+        // Restarted: the same ingest finishes, and every file is there once.
         let (rc, out) = lectern(data, &args);
         assert_eq!(rc, 2, "{when}: only the bad file fails: {out:?}");
         for line in &out[..GOOD.len()] {
@@ -108,6 +95,26 @@ async fn ingest_killed_at_random_moments_never_leaves_a_partial_document() {
         library.db().close().await;
     }
     eprintln!("kill test: {n_finished_before_kill} of {rounds} runs had finished before the kill");
+}
+
+/// Runs `lectern --json ARGS` on `data` and kills it (-9) after `delay`; true when it was still
+/// running then, i.e. the kill landed mid-way.
+async fn run_and_kill(data: &std::path::Path, args: &[&str], delay: Duration) -> bool {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lectern"))
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--json")
+        .args(args)
+        .env("LECTERN_MODELS_DIR", models_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start lectern");
+    tokio::time::sleep(delay).await;
+    let running = matches!(child.try_wait(), Ok(None));
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    running
 }
 
 async fn open(data: &std::path::Path) -> Library {
@@ -329,21 +336,9 @@ async fn compaction_killed_at_random_moments_leaves_a_whole_index() {
         }
         let delay = full.mul_f64(0.05 + (next(&mut rng) % 1000) as f64 / 1000.0);
         let when = format!("compaction round {round}, killed after {delay:?}, seed {seed}");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lectern"))
-            .arg("--data-dir")
-            .arg(data)
-            .args(["--json", "remove", "-c", "big", &doc])
-            .env("LECTERN_MODELS_DIR", models_dir())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start lectern remove");
-        tokio::time::sleep(delay).await;
-        if matches!(child.try_wait(), Ok(None)) {
+        if run_and_kill(data, &["remove", "-c", "big", &doc], delay).await {
             n_killed_mid_way += 1;
         }
-        child.kill().expect("kill -9");
-        let _ = child.wait();
         {
             let library = open(data).await;
             library
@@ -404,21 +399,9 @@ async fn embedding_switch_killed_at_random_moments_is_never_half_done() {
         let (from, to) = (MODELS[1 - target], MODELS[target]);
         let delay = full[target].mul_f64(0.05 + (next(&mut rng) % 1000) as f64 / 1000.0);
         let when = format!("switch to {to}, round {round}, killed after {delay:?}, seed {seed}");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lectern"))
-            .arg("--data-dir")
-            .arg(data)
-            .args(["--json", "embedding", "use", to])
-            .env("LECTERN_MODELS_DIR", models_dir())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start lectern embedding use");
-        tokio::time::sleep(delay).await;
-        if matches!(child.try_wait(), Ok(None)) {
+        if run_and_kill(data, &["embedding", "use", to], delay).await {
             n_killed_mid_way += 1;
         }
-        child.kill().expect("kill -9");
-        let _ = child.wait();
 
         if check_one_model_in_use(data, &when, from, to).await == to {
             n_after_swap += 1;

@@ -109,17 +109,21 @@ fn ask() -> Result<(), Box<dyn std::error::Error>> {
     let questions = std::fs::read_to_string(arg(4).ok_or("QUESTIONS_FILE")?)?;
     let threads: usize = arg(5).map_or(Ok(2), |s| s.parse())?;
     let n_questions: usize = arg(6).map_or(Ok(10), |s| s.parse())?;
-    let all: Vec<String> = questions
+    // (question, the page that answers it where the file says so)
+    let all: Vec<(String, Option<i64>)> = questions
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
-            Ok(v) => v["question"].as_str().unwrap_or_default().to_owned(),
-            Err(_) => l.to_owned(),
+            Ok(v) => (
+                v["question"].as_str().unwrap_or_default().to_owned(),
+                v["pdf_page"].as_i64(),
+            ),
+            Err(_) => (l.to_owned(), None),
         })
-        .filter(|q| !q.is_empty())
+        .filter(|(q, _)| !q.is_empty())
         .collect();
     let step = (all.len() / n_questions.max(1)).max(1);
-    let picked: Vec<&String> = all.iter().step_by(step).take(n_questions).collect();
+    let picked: Vec<&(String, Option<i64>)> = all.iter().step_by(step).take(n_questions).collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -136,11 +140,12 @@ fn ask() -> Result<(), Box<dyn std::error::Error>> {
         let mut answer_s = Vec::new();
         let mut answer_tokens = Vec::new();
         let mut n_at_limit = 0;
-        for q in picked {
+        let (mut n_with_page, mut n_cite_page, mut n_without_words) = (0, 0, 0);
+        for (q, page) in picked {
             let options = AskOptions {
                 collection: collection.clone(),
                 chat_id: None,
-                k: 6,
+                k: settings.k,
                 sampling: settings.sampling(),
                 history_turns: 0,
             };
@@ -152,6 +157,22 @@ fn ask() -> Result<(), Box<dyn std::error::Error>> {
             let t = &a.message.timings;
             answer_tokens.push(t.answer_tokens as f64);
             n_at_limit += usize::from(a.message.finish == "max_tokens");
+            // An answer of citation markers alone ("[1] [2]") says nothing in words.
+            let n_words = a
+                .message
+                .answer
+                .split(|c: char| !c.is_alphabetic())
+                .filter(|w| w.len() >= 3)
+                .count();
+            n_without_words += usize::from(n_words < 4);
+            if let Some(page) = page {
+                n_with_page += 1;
+                let cites_page = a.message.citations().iter().any(|p| {
+                    let first = p.first_page.unwrap_or(0);
+                    (first..=p.last_page.unwrap_or(first)).contains(page)
+                });
+                n_cite_page += usize::from(cites_page);
+            }
             // Time to first token as the user sees it: retrieval, prompt, first token.
             ttft.push(t.retrieval_ms + t.first_token_ms.unwrap_or(f64::NAN));
             retrieval.push(t.retrieval_ms);
@@ -175,6 +196,11 @@ fn ask() -> Result<(), Box<dyn std::error::Error>> {
             median(answer_tokens.clone()),
             answer_tokens.iter().copied().fold(0.0, f64::max),
             settings.max_tokens
+        );
+        println!(
+            "ask  k={}  {n_cite_page} of {n_with_page} answers cite the page that answers the \
+             question  {n_without_words} of {n} answers are citation markers without words",
+            settings.k
         );
         Ok::<_, Box<dyn std::error::Error>>(())
     })

@@ -19,6 +19,9 @@ pub struct LlmSettings {
     pub threads: Option<usize>,
     pub n_ctx: usize,
     pub max_tokens: usize,
+    /// 0 by default (always the likeliest token): the same question over the same documents
+    /// gets the same answer, as the benchmarks and tests measure it. Sampling at 0.2 gave
+    /// SmolLM2-135M's answer to the E2E question no citation in 2 of 16 tries.
     pub temperature: f32,
     pub top_p: f32,
     /// `None`: a random seed per answer.
@@ -33,7 +36,7 @@ impl Default for LlmSettings {
             threads: None,
             n_ctx: 4096,
             max_tokens: 512,
-            temperature: 0.2,
+            temperature: 0.0,
             top_p: 0.9,
             seed: None,
             k: 6,

@@ -409,6 +409,8 @@ async fn stopping_keeps_the_partial_answer() {
 #[test]
 fn settings_are_checked() {
     let mut s = LlmSettings::default();
+    // Greedy by default: the same question gets the same answer (the E2E relies on it).
+    assert_eq!(s.sampling().temperature, 0.0);
     s.apply("llm.threads", "3").expect("threads");
     assert_eq!(s.sampling().threads, 3);
     s.apply("llm.threads", "auto").expect("auto");

@@ -24,7 +24,11 @@ const SECOND_PDF: &str = "long_cplusplus-annotations.pdf";
 const RUNNING_JOB: &str = "[data-testid=ingest-job][data-state=running]";
 /// From `../shared/data/qa/debian_faq.jsonl` (debfaq-1.7): answered on page 11.
 const QUESTION: &str = "How does one pronounce Debian and what does this word mean?";
-const SECOND_QUESTION: &str = "Write a long list of every Debian release and its code name.";
+/// From the same file (debfaq-2.6). Answers are greedy by default, so each question gets the
+/// same answer every run: SmolLM2-135M writes ~240 tokens (6 s) for this one, time enough to
+/// stop it while it streams. (It answered "Write a long list of every Debian release" with a
+/// single heading, over before a click could stop it.)
+const SECOND_QUESTION: &str = "Can I get and install Debian directly from a remote Internet site?";
 const SCREEN: (u32, u32) = (1280, 1024);
 const SECOND_MODEL: &str = "gemma-3-270m-q4_k_m.gguf";
 const SECOND_EMBEDDING: &str = "paraphrase-MiniLM-L3-v2";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { pages, segments, sourceLabel } from "./citations";
+import { hasWords, pages, segments, sourceLabel } from "./citations";
 
 describe("citations", () => {
   it("splits single, grouped and adjacent markers", () => {
@@ -17,6 +17,14 @@ describe("citations", () => {
   it("leaves text without markers alone", () => {
     expect(segments("no [citation] here")).toEqual([{ kind: "text", text: "no [citation] here" }]);
     expect(segments("")).toEqual([]);
+  });
+
+  it("tells an answer in words from one of markers alone", () => {
+    expect(hasWords("[1]\n\n[2]\n\n[3]")).toBe(false);
+    expect(hasWords("")).toBe(false);
+    expect(hasWords(" [1, 2]. ")).toBe(false);
+    expect(hasWords("It is pronounced Deb-ee-an [1].")).toBe(true);
+    expect(hasWords("Oui [2]")).toBe(true);
   });
 
   it("names pages the way a reader expects", () => {

@@ -18,6 +18,12 @@ export function segments(answer: string): Segment[] {
   return out;
 }
 
+/** Whether an answer says anything beyond its citation markers: a small model often answers
+ * by writing out passage headings, which the backend reduces to "[1] [2]". */
+export function hasWords(answer: string): boolean {
+  return segments(answer).some((s) => s.kind === "text" && /\p{L}{2,}/u.test(s.text));
+}
+
 /** "p. 8", "pp. 8–9", or "" for documents without pages. */
 export function pages(passage: Pick<PassageView, "first_page" | "last_page">): string {
   const { first_page: first, last_page: last } = passage;

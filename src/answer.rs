@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+use crate::attribution::CitationCheck;
 use crate::db::Db;
 use crate::error::{DbError, Result};
 use crate::history::{Chat, Message, StoredPassage, Timings};
 use crate::llm::{Finish, LlmWorker, Sampling};
-use crate::prompt::{self, Prompt, Turn};
+use crate::prompt::{self, FollowUps, Prompt, Turn};
 use crate::retrieve::{Retriever, SearchMode};
 
 /// Generation settings stored in the database (`lectern settings`), with their defaults.
@@ -28,6 +29,9 @@ pub struct LlmSettings {
     pub seed: Option<u32>,
     /// Passages retrieved per question (fewer reach the prompt when they do not fit).
     pub k: usize,
+    /// Words of each passage the prompt quotes: the part that bears on the question
+    /// ([`crate::excerpt`]); 0 quotes passages whole.
+    pub excerpt_words: usize,
 }
 
 impl Default for LlmSettings {
@@ -40,12 +44,13 @@ impl Default for LlmSettings {
             top_p: 0.9,
             seed: None,
             k: 6,
+            excerpt_words: 0,
         }
     }
 }
 
 /// The settings' keys, as `lectern settings` shows them.
-pub const SETTING_KEYS: [&str; 7] = [
+pub const SETTING_KEYS: [&str; 8] = [
     "llm.threads",
     "llm.n_ctx",
     "llm.max_tokens",
@@ -53,6 +58,7 @@ pub const SETTING_KEYS: [&str; 7] = [
     "llm.top_p",
     "llm.seed",
     "retrieval.k",
+    "retrieval.excerpt_words",
 ];
 
 impl LlmSettings {
@@ -88,6 +94,9 @@ impl LlmSettings {
             "llm.seed" if auto => self.seed = None,
             "llm.seed" => self.seed = Some(value.parse().map_err(|_| bad())?),
             "retrieval.k" => self.k = parse_within(value, 1..=50).ok_or_else(bad)?,
+            "retrieval.excerpt_words" => {
+                self.excerpt_words = parse_within(value, 0..=1000).ok_or_else(bad)?
+            }
             _ => {
                 return Err(DbError::InvalidInput(format!(
                     "unknown setting {key:?} (known: {})",
@@ -118,6 +127,7 @@ impl LlmSettings {
             "llm.top_p" => self.top_p.to_string(),
             "llm.seed" => self.seed.map_or_else(|| "random".into(), |n| n.to_string()),
             "retrieval.k" => self.k.to_string(),
+            "retrieval.excerpt_words" => self.excerpt_words.to_string(),
             _ => return None,
         })
     }
@@ -161,6 +171,23 @@ pub struct AskOptions {
     pub sampling: Sampling,
     /// Earlier turns repeated in a follow-up's prompt.
     pub history_turns: usize,
+    /// Words quoted of each passage (0: whole passages).
+    pub excerpt_words: usize,
+}
+
+impl AskOptions {
+    /// A question in `collection` (a new chat, or `chat_id`) with the stored settings: `k`,
+    /// excerpts, sampling and [`HISTORY_TURNS`] earlier turns.
+    pub fn new(settings: &LlmSettings, collection: &str, chat_id: Option<i64>) -> Self {
+        Self {
+            collection: collection.to_owned(),
+            chat_id,
+            k: settings.k,
+            sampling: settings.sampling(),
+            history_turns: HISTORY_TURNS,
+            excerpt_words: settings.excerpt_words,
+        }
+    }
 }
 
 /// An answer as stored, with its chat.
@@ -169,6 +196,13 @@ pub struct Answer {
     pub chat: Chat,
     pub message: Message,
     pub n_retrieved: usize,
+    /// Markers the model put on a passage that does not support their sentence, moved to
+    /// the one that does ([`crate::attribution::check_citations`]).
+    pub markers_moved: usize,
+    /// Markers on sentences no passage supports, removed.
+    pub markers_dropped: usize,
+    /// What was searched for: the question, or for a follow-up its standalone form.
+    pub search_query: String,
 }
 
 impl Answer {
@@ -193,6 +227,17 @@ impl Answerer {
 
     pub fn llm(&self) -> &LlmWorker {
         &self.llm
+    }
+
+    /// A collection's own prompt parts (unset parts take the model's defaults).
+    pub async fn prompt_parts(&self, collection: &str) -> Result<crate::history::PromptParts> {
+        let collection = self.db.collection(collection).await?;
+        Ok(self.db.prompt_parts(collection.id).await?)
+    }
+
+    /// Deletes a chat with its messages (the answer evaluation's chats are not kept).
+    pub async fn delete_chat(&self, chat_id: i64) -> Result<()> {
+        Ok(self.db.delete_chat(chat_id).await?)
     }
 
     /// Retrieves, generates (passing each piece of text to `on_piece` as it comes) and stores
@@ -239,24 +284,44 @@ impl Answerer {
             })
             .collect();
 
+        let parts = self.db.prompt_parts(collection.id).await?;
+        let instruction = parts
+            .instruction_in_use(self.llm.prompt_defaults())
+            .to_owned();
+
+        // The wait before the prompt: a follow-up's rewrite, then retrieval.
         let started = Instant::now();
+        let search_query = match earlier.last() {
+            Some(previous) if !history.is_empty() => {
+                self.standalone_question(
+                    &instruction,
+                    &history,
+                    &previous.question,
+                    question,
+                    &options.sampling,
+                )
+                .await
+            }
+            _ => question.to_owned(),
+        };
         let passages = self
             .retriever
-            .search(collection.id, question, options.k, SearchMode::Hybrid)
+            .search(collection.id, &search_query, options.k, SearchMode::Hybrid)
             .await?;
         let retrieval_ms = started.elapsed().as_secs_f64() * 1000.0;
 
-        let parts = self.db.prompt_parts(collection.id).await?;
         let prompt = Prompt {
-            instruction: parts.instruction_in_use().to_owned(),
-            output_indicator: parts.output_indicator_in_use().to_owned(),
+            instruction,
+            output_indicator: parts
+                .output_indicator_in_use(self.llm.prompt_defaults())
+                .to_owned(),
             passages: passages
                 .iter()
                 .map(|p| prompt::PromptPassage {
                     document: p.document.clone(),
                     first_page: p.first_page,
                     last_page: p.last_page,
-                    text: p.text.clone(),
+                    text: crate::excerpt::excerpt(&p.text, question, options.excerpt_words),
                 })
                 .collect(),
             question: question.to_owned(),
@@ -266,23 +331,30 @@ impl Answerer {
             stop: prompt::echo_stops(&prompt),
             ..options.sampling.clone()
         };
+        let quoted: Vec<String> = prompt.passages.iter().map(|p| p.text.clone()).collect();
         let stream = self.llm.answer(prompt, sampling, cancel)?;
         let (fitted, generation) = stream.finish(on_piece).await?;
 
         let documents: Vec<&str> = passages.iter().map(|p| p.document.as_str()).collect();
         let answer = prompt::strip_heading_echoes(&generation.text, &documents);
         let mut answer = prompt::strip_invalid_markers(&answer, fitted.n_passages);
+        // Judged against what the model read (the excerpts).
+        let texts: Vec<&str> = quoted
+            .iter()
+            .take(fitted.n_passages)
+            .map(String::as_str)
+            .collect();
         let mut citations_matched = false;
+        let mut check = CitationCheck::default();
         if prompt::cited_numbers(&answer, fitted.n_passages).is_empty() {
-            let texts: Vec<&str> = passages
-                .iter()
-                .take(fitted.n_passages)
-                .map(|p| p.text.as_str())
-                .collect();
             if let Some(attributed) = crate::attribution::attribute(&answer, &texts) {
                 answer = attributed;
                 citations_matched = true;
             }
+        } else {
+            // The model's markers are checked against the passages they name.
+            check = crate::attribution::check_citations(&answer, &texts);
+            answer = std::mem::take(&mut check.text);
         }
         let cited = prompt::cited_numbers(&answer, fitted.n_passages);
         let message = Message {
@@ -320,13 +392,56 @@ impl Answerer {
                 })
                 .collect(),
             citations_matched,
+            unsupported: std::mem::take(&mut check.unsupported),
         };
         let message = self.db.add_message(&message).await?;
         Ok(Answer {
             chat,
             message,
             n_retrieved: passages.len(),
+            markers_moved: check.moved,
+            markers_dropped: check.dropped,
+            search_query,
         })
+    }
+
+    /// What a follow-up is searched as: rewritten by the model into a question of its own, or
+    /// joined to the question before it (see [`FollowUps`]). A rewrite that fails or comes
+    /// back empty or rambling falls back to the join.
+    async fn standalone_question(
+        &self,
+        instruction: &str,
+        history: &[Turn],
+        previous: &str,
+        follow_up: &str,
+        sampling: &Sampling,
+    ) -> String {
+        let joined = format!("{} {}", previous.trim(), follow_up.trim());
+        if self.llm.prompt_defaults().follow_ups == FollowUps::JoinWithPrevious {
+            return joined;
+        }
+        let sampling = Sampling {
+            max_tokens: 48,
+            temperature: 0.0,
+            stop: vec!["\n".into()],
+            ..sampling.clone()
+        };
+        let messages = prompt::rewrite_messages(instruction, history, follow_up);
+        match self.llm.complete(messages, sampling).await {
+            Ok(g) => {
+                let line = g.text.trim();
+                let line = line
+                    .split_once(':')
+                    .filter(|(label, _)| label.to_lowercase().contains("question"))
+                    .map_or(line, |(_, rest)| rest.trim());
+                if line.chars().count() < 3 || line.chars().count() > 300 {
+                    joined
+                } else {
+                    line.to_owned()
+                }
+            }
+            Err(_) => joined,
+        }
     }
 }
 

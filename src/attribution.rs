@@ -19,7 +19,8 @@ const STOPWORDS: &[&str] = &[
     "where", "while", "because", "being", "over", "under", "after", "before", "between",
 ];
 
-fn content_words(text: &str) -> Vec<String> {
+/// Words of at least three letters or digits that are not stop words, lowercased.
+pub(crate) fn content_words(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() >= 3)
         .map(str::to_lowercase)
@@ -29,7 +30,7 @@ fn content_words(text: &str) -> Vec<String> {
 
 /// Splits after `.`, `!` or `?` followed by whitespace, and at line breaks; the pieces
 /// concatenate back to `text`.
-fn sentences(text: &str) -> Vec<&str> {
+pub(crate) fn sentences(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut chars = text.char_indices().peekable();
@@ -105,6 +106,118 @@ fn with_marker(sentence: &str, n: usize) -> String {
     format!("{body} [{n}]{punctuation}{trailing}")
 }
 
+/// Share of a sentence's content words one passage must hold for the sentence to count as
+/// supported by it (lower than [`MIN_OVERLAP`]: a model that cites may paraphrase).
+pub const SUPPORTED: f64 = 0.5;
+
+/// What checking an answer's citations against its passages changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CitationCheck {
+    /// The answer with its markers checked.
+    pub text: String,
+    /// Markers whose passage did not support their sentence, moved to the one that does.
+    pub moved: usize,
+    /// Markers whose sentence no passage supports, removed.
+    pub dropped: usize,
+    /// Sentences with enough words to judge that no passage supports, as they read in `text`.
+    pub unsupported: Vec<String>,
+}
+
+fn support(words: &[String], passage: &HashSet<String>) -> f64 {
+    words.iter().filter(|w| passage.contains(*w)).count() as f64 / words.len().max(1) as f64
+}
+
+/// Checks each `[n]` against the sentence it ends: a marker whose passage does not hold most
+/// of the sentence's words is moved to the passage that does, or dropped when none does.
+/// Sentences too short to judge keep their markers. Markers written after a sentence's full
+/// stop (". [2]") count for the sentence before them.
+pub fn check_citations(answer: &str, passages: &[&str]) -> CitationCheck {
+    let passage_words: Vec<HashSet<String>> = passages
+        .iter()
+        .map(|p| content_words(p).into_iter().collect())
+        .collect();
+    let mut check = CitationCheck::default();
+    let mut previous_words: Vec<String> = Vec::new();
+    for sentence in sentences(answer) {
+        let found = crate::prompt::markers(sentence);
+        let mut bare = String::with_capacity(sentence.len());
+        let mut at = 0;
+        for (range, _) in &found {
+            bare.push_str(&sentence[at..range.start]);
+            at = range.end;
+        }
+        bare.push_str(&sentence[at..]);
+        let own_words = content_words(&bare);
+        // A piece of markers alone belongs to the sentence before it.
+        let words = if own_words.is_empty() {
+            previous_words.clone()
+        } else {
+            own_words.clone()
+        };
+        let judged = words.len() >= MIN_WORDS;
+        let best = judged
+            .then(|| {
+                passage_words
+                    .iter()
+                    .enumerate()
+                    .map(|(i, set)| (i + 1, support(&words, set)))
+                    .fold(None, |best: Option<(usize, f64)>, (n, s)| match best {
+                        Some((_, top)) if top >= s => best,
+                        _ => Some((n, s)),
+                    })
+            })
+            .flatten()
+            .filter(|&(_, s)| s >= SUPPORTED)
+            .map(|(n, _)| n);
+
+        let mut rebuilt = String::with_capacity(sentence.len());
+        let mut at = 0;
+        for (range, numbers) in &found {
+            rebuilt.push_str(&sentence[at..range.start]);
+            at = range.end;
+            let mut kept: Vec<usize> = Vec::new();
+            for &n in numbers {
+                let supports = !judged
+                    || passage_words
+                        .get(n.wrapping_sub(1))
+                        .is_some_and(|set| support(&words, set) >= SUPPORTED);
+                let new = if supports {
+                    Some(n)
+                } else if let Some(b) = best {
+                    check.moved += 1;
+                    Some(b)
+                } else {
+                    check.dropped += 1;
+                    None
+                };
+                if let Some(n) = new
+                    && !kept.contains(&n)
+                {
+                    kept.push(n);
+                }
+            }
+            if kept.is_empty() {
+                // "text [9]." -> "text."
+                if rebuilt.ends_with(' ') {
+                    rebuilt.pop();
+                }
+            } else {
+                let list: Vec<String> = kept.iter().map(ToString::to_string).collect();
+                rebuilt.push_str(&format!("[{}]", list.join(", ")));
+            }
+        }
+        rebuilt.push_str(&sentence[at..]);
+        if judged && best.is_none() && !own_words.is_empty() {
+            check.unsupported.push(rebuilt.trim().to_owned());
+        }
+        check.text.push_str(&rebuilt);
+        if !own_words.is_empty() {
+            previous_words = own_words;
+        }
+    }
+    check
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +257,35 @@ mod tests {
             cited,
             "Intro line\nrun apt-get install followed by the package name [1]!\n"
         );
+    }
+
+    #[test]
+    fn a_marker_on_the_wrong_passage_moves_and_one_on_none_goes() {
+        let answer = "Debian is pronounced Deb-ee-en after Debra and Ian [1]. \
+            Run apt-get install followed by the package name [2].";
+        let checked = check_citations(answer, &[APT, NAME]);
+        assert_eq!(
+            checked.text,
+            "Debian is pronounced Deb-ee-en after Debra and Ian [2]. \
+            Run apt-get install followed by the package name [1]."
+        );
+        assert_eq!((checked.moved, checked.dropped), (2, 0));
+        assert!(checked.unsupported.is_empty());
+
+        let answer = "Bananas grow quickly in warm tropical climates [1].";
+        let checked = check_citations(answer, &[APT, NAME]);
+        assert_eq!(checked.text, "Bananas grow quickly in warm tropical climates.");
+        assert_eq!((checked.moved, checked.dropped), (0, 1));
+        assert_eq!(checked.unsupported, ["Bananas grow quickly in warm tropical climates."]);
+    }
+
+    #[test]
+    fn right_markers_short_sentences_and_trailing_markers_stay() {
+        let answer = "Yes [1]. Debian is pronounced Deb-ee-en after Debra and Ian. [2]";
+        let checked = check_citations(answer, &[APT, NAME]);
+        assert_eq!(checked.text, answer);
+        assert_eq!((checked.moved, checked.dropped), (0, 0));
+        assert!(checked.unsupported.is_empty());
     }
 
     #[test]

@@ -5,6 +5,7 @@ use sqlx::Row;
 
 use crate::db::{Db, now_ms};
 use crate::error::DbError;
+use crate::prompt::PromptDefaults;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Chat {
@@ -57,6 +58,8 @@ pub struct Message {
     pub passages: Vec<StoredPassage>,
     /// The model wrote no `[n]`; the markers were added by matching sentences to passages.
     pub citations_matched: bool,
+    /// Sentences of the answer that no passage supports, as they read in it.
+    pub unsupported: Vec<String>,
 }
 
 impl Message {
@@ -98,24 +101,22 @@ pub struct PromptParts {
 }
 
 impl PromptParts {
-    /// The instruction in use: the collection's own, else the default.
-    pub fn instruction_in_use(&self) -> &str {
-        self.instruction
-            .as_deref()
-            .unwrap_or(crate::prompt::DEFAULT_INSTRUCTION)
+    /// The instruction in use: the collection's own, else the model family's default.
+    pub fn instruction_in_use<'a>(&'a self, defaults: &'a PromptDefaults) -> &'a str {
+        self.instruction.as_deref().unwrap_or(defaults.instruction)
     }
 
-    /// The output indicator in use: the collection's own, else the default.
-    pub fn output_indicator_in_use(&self) -> &str {
+    /// The output indicator in use: the collection's own, else the model family's default.
+    pub fn output_indicator_in_use<'a>(&'a self, defaults: &'a PromptDefaults) -> &'a str {
         self.output_indicator
             .as_deref()
-            .unwrap_or(crate::prompt::DEFAULT_OUTPUT_INDICATOR)
+            .unwrap_or(defaults.output_indicator)
     }
 }
 
 const MESSAGE_COLUMNS: &str = "id, chat_id, question, answer, finish, prompt_user, model, \
     retrieval_ms, prompt_tokens, reused_tokens, answer_tokens, prompt_ms, first_token_ms, \
-    tokens_per_s, created_at, citations_matched";
+    tokens_per_s, created_at, citations_matched, unsupported";
 
 fn message_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Message, sqlx::Error> {
     Ok(Message {
@@ -138,6 +139,9 @@ fn message_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Message, sqlx::Error>
         created_at: r.try_get("created_at")?,
         passages: Vec::new(),
         citations_matched: r.try_get("citations_matched")?,
+        // Written by `add_message` as JSON; anything else reads as none.
+        unsupported: serde_json::from_str(&r.try_get::<String, _>("unsupported")?)
+            .unwrap_or_default(),
     })
 }
 
@@ -201,8 +205,8 @@ impl Db {
         let id = sqlx::query(
             "INSERT INTO messages (chat_id, question, answer, finish, prompt_user, model, \
              retrieval_ms, prompt_tokens, reused_tokens, answer_tokens, prompt_ms, \
-             first_token_ms, tokens_per_s, created_at, citations_matched) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             first_token_ms, tokens_per_s, created_at, citations_matched, unsupported) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(message.chat_id)
         .bind(&message.question)
@@ -219,6 +223,7 @@ impl Db {
         .bind(t.tokens_per_s)
         .bind(created_at)
         .bind(message.citations_matched)
+        .bind(serde_json::to_string(&message.unsupported).unwrap_or_else(|_| "[]".into()))
         .execute(&mut *tx)
         .await?
         .last_insert_rowid();

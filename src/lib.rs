@@ -9,6 +9,7 @@ pub mod db;
 pub mod embed;
 pub mod error;
 pub mod eval;
+pub mod excerpt;
 pub mod extract;
 pub mod gguf;
 pub mod history;

@@ -135,6 +135,18 @@ impl Library {
         Ok(worker)
     }
 
+    /// The default prompt parts of the selected model's family (generic when no model is
+    /// selected or its header cannot be read), without loading it.
+    pub async fn prompt_defaults(&self) -> &'static crate::prompt::PromptDefaults {
+        let architecture = match crate::models::selected(&self.db, &self.paths.models_dir).await {
+            Ok(path) => crate::gguf::read_info(&path)
+                .map(|info| info.architecture)
+                .unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        crate::prompt::defaults_for(&architecture)
+    }
+
     /// Loads the embedding and language models and makes an [`Answerer`] over them.
     pub async fn answerer(&self, model: Option<&str>) -> Result<Answerer> {
         let llm = self.llm(model).await?;

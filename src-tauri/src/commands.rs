@@ -6,11 +6,11 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use lectern::answer::{AskOptions, HISTORY_TURNS, LlmSettings, SETTING_KEYS};
+use lectern::answer::{AskOptions, LlmSettings, SETTING_KEYS};
 use lectern::history::PromptParts;
 use lectern::ingest::FileStatus;
 use lectern::paths::Config;
-use lectern::{models, prompt};
+use lectern::models;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
 use tauri_specta::Event;
@@ -399,13 +399,7 @@ pub async fn ask(
     let result = async {
         let answerer = app.answerer().await?;
         let settings = LlmSettings::load(app.library.db()).await?;
-        let options = AskOptions {
-            collection,
-            chat_id,
-            k: settings.k,
-            sampling: settings.sampling(),
-            history_turns: HISTORY_TURNS,
-        };
+        let options = AskOptions::new(&settings, &collection, chat_id);
         answerer
             .ask(&options, &question, cancel, |piece| {
                 let _ = on_event.send(AnswerEvent::Piece { text: piece.into() });
@@ -562,11 +556,12 @@ pub async fn get_prompt(app: State<'_, App>, collection: String) -> IpcResult<Pr
     let parts = db
         .prompt_parts(db.collection(&collection).await?.id)
         .await?;
+    let defaults = app.library.prompt_defaults().await;
     Ok(PromptView {
-        instruction: parts.instruction_in_use().into(),
-        output_indicator: parts.output_indicator_in_use().into(),
-        default_instruction: prompt::DEFAULT_INSTRUCTION.into(),
-        default_output_indicator: prompt::DEFAULT_OUTPUT_INDICATOR.into(),
+        instruction: parts.instruction_in_use(defaults).into(),
+        output_indicator: parts.output_indicator_in_use(defaults).into(),
+        default_instruction: defaults.instruction.into(),
+        default_output_indicator: defaults.output_indicator.into(),
     })
 }
 
@@ -584,11 +579,12 @@ pub async fn set_prompt(
     let collection_id = db.collection(&collection).await?.id;
     let default_or =
         |text: Option<String>, default: &str| text.filter(|t| t.trim() != default.trim());
+    let defaults = app.library.prompt_defaults().await;
     db.set_prompt_parts(
         collection_id,
         &PromptParts {
-            instruction: default_or(instruction, prompt::DEFAULT_INSTRUCTION),
-            output_indicator: default_or(output_indicator, prompt::DEFAULT_OUTPUT_INDICATOR),
+            instruction: default_or(instruction, defaults.instruction),
+            output_indicator: default_or(output_indicator, defaults.output_indicator),
         },
     )
     .await?;

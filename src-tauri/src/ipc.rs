@@ -335,6 +335,8 @@ pub struct MessageView {
     pub passages: Vec<PassageView>,
     /// The model wrote no `[n]`; its citations were matched from the answer's wording.
     pub citations_matched: bool,
+    /// Sentences of the answer that no passage supports, as they read in it.
+    pub unsupported: Vec<String>,
     pub feedback: Option<FeedbackView>,
     pub first_token_ms: Option<f64>,
     pub tokens_per_s: f64,
@@ -353,6 +355,7 @@ impl MessageView {
             model: m.model.clone(),
             passages: m.passages.iter().map(PassageView::from).collect(),
             citations_matched: m.citations_matched,
+            unsupported: m.unsupported.clone(),
             feedback: feedback.map(FeedbackView::from),
             first_token_ms: m.timings.first_token_ms,
             tokens_per_s: m.timings.tokens_per_s,

@@ -2,6 +2,7 @@
 //! passage of a throwaway collection, every query is searched, and the ranked passages are
 //! scored against the relevance judgements.
 
+pub mod answers;
 pub mod metrics;
 
 use std::collections::HashMap;

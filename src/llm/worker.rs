@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{EngineSettings, Generation, Generator, LlamaEngine};
 use crate::error::LlmError;
 use crate::llm::Sampling;
-use crate::prompt::{self, FittedPrompt, Prompt};
+use crate::prompt::{self, FittedPrompt, Prompt, PromptDefaults};
 
 /// A request to the model's thread.
 enum Request {
@@ -16,6 +16,12 @@ enum Request {
         prompt: Box<Prompt>,
         reserve: usize,
         reply: oneshot::Sender<Result<FittedPrompt, LlmError>>,
+    },
+    /// Messages generated from as they are, without fitting (short prompts of Lectern's own).
+    Complete {
+        messages: Vec<super::ChatMessage>,
+        sampling: Sampling,
+        reply: oneshot::Sender<Result<Generation, LlmError>>,
     },
     Answer {
         prompt: Box<Prompt>,
@@ -33,6 +39,7 @@ pub struct LlmWorker {
     model_name: String,
     n_ctx: usize,
     model_template: bool,
+    prompt_defaults: &'static PromptDefaults,
 }
 
 impl std::fmt::Debug for LlmWorker {
@@ -71,7 +78,11 @@ impl LlmWorker {
             model_path: path,
             n_ctx,
         } = settings;
-        Self::start(move |ready| {
+        // The header is read before llama.cpp loads the file, which has checked it already.
+        let architecture = crate::gguf::read_info(&path)
+            .map(|info| info.architecture)
+            .unwrap_or_default();
+        let worker = Self::start(move |ready| {
             // Answers name the file: GGUF `general.name` is often a training-run label.
             let name = path.file_name().map_or_else(
                 || path.display().to_string(),
@@ -88,6 +99,10 @@ impl LlmWorker {
                 }
                 Err(e) => ready.fail(e),
             }
+        })?;
+        Ok(Self {
+            prompt_defaults: prompt::defaults_for(&architecture),
+            ..worker
         })
     }
 
@@ -126,7 +141,14 @@ impl LlmWorker {
             model_name,
             n_ctx,
             model_template,
+            prompt_defaults: &prompt::GENERIC_DEFAULTS,
         })
+    }
+
+    /// The instruction and output indicator a collection uses with this model unless it has
+    /// its own.
+    pub fn prompt_defaults(&self) -> &'static PromptDefaults {
+        self.prompt_defaults
     }
 
     pub fn model_name(&self) -> &str {
@@ -150,6 +172,23 @@ impl LlmWorker {
             .send(Request::Fit {
                 prompt: Box::new(prompt),
                 reserve,
+                reply,
+            })
+            .map_err(|_| LlmError::WorkerGone)?;
+        rx.await.map_err(|_| LlmError::WorkerGone)?
+    }
+
+    /// Generates a reply to `messages` as they are (no fitting, no streaming, no cancel).
+    pub async fn complete(
+        &self,
+        messages: Vec<super::ChatMessage>,
+        sampling: Sampling,
+    ) -> Result<Generation, LlmError> {
+        let (reply, rx) = oneshot::channel();
+        self.requests
+            .send(Request::Complete {
+                messages,
+                sampling,
                 reply,
             })
             .map_err(|_| LlmError::WorkerGone)?;
@@ -214,6 +253,14 @@ fn serve(generator: &mut dyn Generator, requests: std::sync::mpsc::Receiver<Requ
                 let budget = generator.n_ctx().saturating_sub(reserve);
                 let fitted = prompt::fit(&prompt, budget, |m| generator.count_tokens(m));
                 let _ = reply.send(fitted);
+            }
+            Request::Complete {
+                messages,
+                sampling,
+                reply,
+            } => {
+                let never = AtomicBool::new(false);
+                let _ = reply.send(generator.generate(&messages, &sampling, &never, &mut |_| {}));
             }
             Request::Answer {
                 prompt,

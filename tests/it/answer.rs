@@ -209,6 +209,7 @@ fn options(collection: &str, chat_id: Option<i64>) -> AskOptions {
             ..LlmSettings::default().sampling()
         },
         history_turns: 2,
+        excerpt_words: 0,
     }
 }
 

@@ -65,3 +65,142 @@ fn beir_folders_are_read_and_unjudged_queries_dropped() {
         "{err}"
     );
 }
+
+/// A generator that answers each question with the reply whose key the question contains.
+struct Keyed(Vec<(&'static str, &'static str)>);
+
+impl lectern::llm::Generator for Keyed {
+    fn model_name(&self) -> &str {
+        "keyed"
+    }
+
+    fn n_ctx(&self) -> usize {
+        4096
+    }
+
+    fn count_tokens(
+        &mut self,
+        messages: &[lectern::llm::ChatMessage],
+    ) -> Result<usize, lectern::LlmError> {
+        Ok(messages.iter().map(|m| m.content.split_whitespace().count()).sum())
+    }
+
+    fn generate(
+        &mut self,
+        messages: &[lectern::llm::ChatMessage],
+        _sampling: &lectern::llm::Sampling,
+        _cancel: &std::sync::atomic::AtomicBool,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<lectern::llm::Generation, lectern::LlmError> {
+        let asked = messages.last().map_or("", |m| m.content.as_str());
+        let question = asked
+            .lines()
+            .find_map(|l| l.strip_prefix("Question: "))
+            .unwrap_or_default();
+        let reply = self
+            .0
+            .iter()
+            .find(|(key, _)| question.contains(key))
+            .map_or("", |(_, reply)| reply);
+        on_text(reply);
+        Ok(lectern::llm::Generation {
+            text: reply.into(),
+            finish: lectern::llm::Finish::EndOfText,
+            n_prompt_tokens: 100,
+            n_reused_tokens: 0,
+            n_generated_tokens: reply.split_whitespace().count(),
+            prompt_ms: 10.0,
+            first_token_ms: Some(20.0),
+            generation_ms: 30.0,
+        })
+    }
+}
+
+/// `eval --answers` scoring on a hand-made set whose every number is known: one answer that
+/// repeats the answering page's words (its citation is matched, recall 1), one that writes out
+/// the output indicator (an echo, recall 0, nothing cited), one off-topic question refused and
+/// one answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answer_evaluation_scores_a_hand_made_set() {
+    use lectern::answer::{Answerer, AskOptions, LlmSettings};
+    use lectern::eval::answers::{QaItem, evaluate_answers};
+
+    let t = crate::support::TestLibrary::new().await;
+    let col = t.collection("Handbook").await;
+    let pdf = t.write(
+        "handbook.pdf",
+        crate::support::text_pdf(&[
+            "Lighthouse keepers trimmed the wicks every night and were called wickies.",
+            "To install a package, run apt-get install followed by the package name.",
+            "Debian is pronounced Deb-ee-en, after Debra and Ian Murdock who named it.",
+        ]),
+    );
+    let report = t.ingest(col, &[pdf], None).await;
+    assert_eq!(report.files[0].error.as_ref().map(|e| e.to_string()), None);
+    let llm = lectern::llm::LlmWorker::spawn(|| {
+        Ok(Box::new(Keyed(vec![
+            ("pronounced", "Debian is pronounced Deb-ee-en, after Debra and Ian Murdock."),
+            (
+                "install",
+                "First a short answer in one sentence, then the sentences that support it.",
+            ),
+            ("regression", "This is not in the documents."),
+            ("lambda", "A lambda is an anonymous function object defined inline."),
+        ])) as Box<dyn lectern::llm::Generator>)
+    })
+    .expect("spawn");
+    let answerer = Answerer::new(t.library.db().clone(), t.retriever(), llm);
+    let item = |question: &str, answer: &str, page: i64| QaItem {
+        id: String::new(),
+        question: question.into(),
+        answer: answer.into(),
+        answer_first_sentence: None,
+        pdf_page: Some(page),
+        is_question: true,
+    };
+    let items = [
+        item(
+            "How is Debian pronounced?",
+            "Debian is pronounced Deb-ee-en, after Debra and Ian.",
+            3,
+        ),
+        item(
+            "How do I install a package?",
+            "Run apt-get install followed by the package name.",
+            2,
+        ),
+    ];
+    let off_topic = [
+        "How do I fit a regression in R?".to_owned(),
+        "What is a lambda in C++?".to_owned(),
+    ];
+    let options = AskOptions {
+        k: 3,
+        ..AskOptions::new(&LlmSettings::default(), "Handbook", None)
+    };
+    let mut events = 0;
+    let report = evaluate_answers(&answerer, &options, &items, &off_topic, |_| events += 1)
+        .await
+        .expect("evaluate");
+    assert_eq!(events, 4);
+    let (q1, q2) = (&report.questions[0], &report.questions[1]);
+    assert_eq!((q1.gold_page_cited, q1.gold_page_in_sources), (Some(true), Some(true)));
+    assert!(q1.citations_matched && !q1.echoes_prompt && q1.has_words);
+    assert_eq!(q1.recall, 1.0);
+    assert_eq!((q2.gold_page_cited, q2.gold_page_in_sources), (Some(false), Some(true)));
+    assert!(q2.echoes_prompt && !q2.refused);
+    assert_eq!(q2.recall, 0.0);
+    assert!(report.off_topic[0].refused_cleanly());
+    assert!(!report.off_topic[1].refused_cleanly());
+
+    let totals = &report.totals;
+    assert_eq!((totals.n_questions, totals.n_with_page), (2, 2));
+    assert_eq!(totals.gold_page_cited, 0.5);
+    assert_eq!(totals.gold_page_in_sources, 1.0);
+    assert_eq!(totals.recall, 0.5);
+    assert_eq!((totals.n_echoes, totals.n_without_words, totals.n_refused), (1, 0, 0));
+    assert_eq!((totals.n_off_topic, totals.off_topic_refused), (2, 0.5));
+    assert_eq!(totals.prompt_tokens_p50, 100.0);
+    // The evaluation's chats are deleted: the collection's history is as it was.
+    assert!(t.library.db().chats(col).await.expect("chats").is_empty());
+}

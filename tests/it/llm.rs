@@ -11,7 +11,7 @@ use lectern::prompt::{self, Prompt, PromptPassage, Turn};
 use crate::support::models_dir;
 
 pub fn smollm2() -> std::path::PathBuf {
-    let path = models_dir().join(lectern::models::DEFAULT_MODEL_FILE);
+    let path = models_dir().join(lectern::models::SMALL_MODEL_FILE);
     assert!(
         path.is_file(),
         "{} missing: run scripts/setup.sh (the README's test command does)",

@@ -174,7 +174,7 @@ fn models_are_listed_imported_and_selected_through_the_cli() {
     let (rc, out) = run(&["models", "list"]);
     assert_eq!(rc, 0);
     assert_eq!(out.len(), 1);
-    assert_eq!(out[0]["file"], lectern::models::DEFAULT_MODEL_FILE);
+    assert_eq!(out[0]["file"], lectern::models::SMALL_MODEL_FILE);
     assert_eq!(out[0]["selected"], true);
     let (rc, out) = run(&["models", "use", "nothing-here.gguf"]);
     assert_eq!(

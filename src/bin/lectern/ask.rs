@@ -4,7 +4,7 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use lectern::answer::{Answerer, AskOptions, HISTORY_TURNS, LlmSettings, SETTING_KEYS};
+use lectern::answer::{Answerer, AskOptions, LlmSettings, SETTING_KEYS};
 use lectern::models::{self, DownloadProgress};
 use lectern::{Error, Library, LlmError};
 
@@ -49,11 +49,8 @@ pub async fn ask(
     let answerer = library.answerer(model).await?;
     let settings = LlmSettings::load(library.db()).await?;
     let options = AskOptions {
-        collection: collection.to_owned(),
-        chat_id,
         k: k.unwrap_or(settings.k),
-        sampling: settings.sampling(),
-        history_turns: HISTORY_TURNS,
+        ..AskOptions::new(&settings, collection, chat_id)
     };
     let answer = ask_one(&answerer, &options, question, out).await?;
     out.answer(&answer);
@@ -86,11 +83,8 @@ pub async fn chat(
         }
         let settings = LlmSettings::load(library.db()).await?;
         let options = AskOptions {
-            collection: collection.to_owned(),
-            chat_id,
             k: k.unwrap_or(settings.k),
-            sampling: settings.sampling(),
-            history_turns: HISTORY_TURNS,
+            ..AskOptions::new(&settings, collection, chat_id)
         };
         match ask_one(&answerer, &options, &line, out).await {
             Ok(answer) => {
@@ -188,5 +182,63 @@ pub async fn settings(
     for k in keys {
         out.setting(k, &settings.get(k).unwrap_or_default());
     }
+    Ok(())
+}
+
+/// What `lectern eval --answers` was asked to do.
+pub struct AnswerEval<'a> {
+    pub qa: &'a std::path::Path,
+    pub collection: &'a str,
+    pub model: Option<&'a str>,
+    pub n: Option<usize>,
+    pub seed: u64,
+    /// A file of off-topic questions, `none`, or `None` for the built-in ones.
+    pub off_topic: Option<&'a str>,
+    pub k: Option<usize>,
+}
+
+pub async fn eval_answers(library: &Library, e: AnswerEval<'_>, out: &Out) -> Result<(), Error> {
+    use lectern::eval::answers::{self, AnswerEvalEvent};
+    library.db().collection(e.collection).await?;
+    let items = answers::load_qa(e.qa)?;
+    let items = answers::sample(&items, e.n, e.seed);
+    let off_topic: Vec<String> = match e.off_topic {
+        None => answers::OFF_TOPIC_QUESTIONS
+            .iter()
+            .map(|q| (*q).to_owned())
+            .collect(),
+        Some("none") => Vec::new(),
+        Some(path) => answers::load_qa(std::path::Path::new(path))?
+            .into_iter()
+            .map(|item| item.question)
+            .collect(),
+    };
+    let answerer = library.answerer(e.model).await?;
+    let settings = LlmSettings::load(library.db()).await?;
+    let options = AskOptions {
+        k: e.k.unwrap_or(settings.k),
+        history_turns: 0,
+        ..AskOptions::new(&settings, e.collection, None)
+    };
+    out.note(&format!(
+        "asking {} questions and {} off-topic ones of {:?} through {} (k = {})",
+        items.len(),
+        off_topic.len(),
+        e.collection,
+        answerer.llm().model_name(),
+        options.k
+    ));
+    let report = answers::evaluate_answers(&answerer, &options, &items, &off_topic, |event| {
+        match event {
+            AnswerEvalEvent::Question { done, of, outcome } => {
+                out.eval_question(done, of, outcome)
+            }
+            AnswerEvalEvent::OffTopic { done, of, outcome } => {
+                out.eval_off_topic(done, of, outcome)
+            }
+        }
+    })
+    .await?;
+    out.eval_answers_report(&report, options.k);
     Ok(())
 }

@@ -68,12 +68,34 @@ enum Command {
         #[arg(required = true)]
         query: Vec<String>,
     },
-    /// Evaluate retrieval on a BEIR-layout dataset (corpus.jsonl, queries.jsonl, qrels/test.tsv)
+    /// Evaluate retrieval on a BEIR-layout dataset (corpus.jsonl, queries.jsonl, qrels/test.tsv),
+    /// or answers (`--answers QA.jsonl --collection NAME`): gold page cited, content words,
+    /// prompt echoes, refusals of off-topic questions, time to first token
     Eval {
-        #[arg(long, value_name = "DIR")]
-        dataset: PathBuf,
-        #[arg(long, default_value_t = 10)]
-        k: usize,
+        #[arg(long, value_name = "DIR", required_unless_present = "answers")]
+        dataset: Option<PathBuf>,
+        /// Labelled questions, JSON Lines with question, answer, pdf_page (the layout of
+        /// debian_faq.jsonl), asked of --collection; the answers are scored, their chats deleted
+        #[arg(long, value_name = "QA.jsonl", conflicts_with = "dataset", requires = "collection")]
+        answers: Option<PathBuf>,
+        #[arg(long, short)]
+        collection: Option<String>,
+        /// With --answers: the GGUF model (file in the models folder, or a path); default: the selected one
+        #[arg(long, value_name = "FILE")]
+        model: Option<String>,
+        /// With --answers: ask N questions picked at random (fixed by --seed); default: all
+        #[arg(long)]
+        n: Option<usize>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// With --answers: off-topic questions (one per line, or JSON Lines), which must be
+        /// answered "not in the documents"; default: ten built-in questions on R, C++ and
+        /// gnuplot; `none` skips them
+        #[arg(long, value_name = "FILE")]
+        off_topic: Option<String>,
+        /// Passages to retrieve; default 10 for retrieval, the `retrieval.k` setting for answers
+        #[arg(long)]
+        k: Option<usize>,
         /// Search mode; repeat it, or say `all`, to compare modes over one indexing
         #[arg(long, value_enum, default_values_t = [EvalMode::Hybrid])]
         mode: Vec<EvalMode>,
@@ -345,12 +367,41 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             }
         }
         Command::Eval {
+            answers: Some(qa),
+            collection,
+            model,
+            n,
+            seed,
+            off_topic,
+            k,
+            ..
+        } => {
+            let collection = collection.unwrap_or_default();
+            ask::eval_answers(
+                &library,
+                ask::AnswerEval {
+                    qa: &qa,
+                    collection: &collection,
+                    model: model.as_deref(),
+                    n,
+                    seed,
+                    off_topic: off_topic.as_deref(),
+                    k,
+                },
+                out,
+            )
+            .await?;
+        }
+        Command::Eval {
             dataset,
             k,
             mode,
             keyword_weight,
             embedding_model,
+            ..
         } => {
+            let dataset = dataset.unwrap_or_default();
+            let k = k.unwrap_or(10);
             let modes: Vec<SearchMode> = if mode.contains(&EvalMode::All) {
                 vec![SearchMode::Hybrid, SearchMode::Vector, SearchMode::Keyword]
             } else {
@@ -473,8 +524,17 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             if output_indicator.is_some() {
                 parts.output_indicator = output_indicator;
             }
+            // A part equal to the model family's default is stored as the default, so it
+            // follows the model when another is selected.
+            let defaults = library.prompt_defaults().await;
+            parts.instruction = parts
+                .instruction
+                .filter(|t| t.trim() != defaults.instruction.trim());
+            parts.output_indicator = parts
+                .output_indicator
+                .filter(|t| t.trim() != defaults.output_indicator.trim());
             db.set_prompt_parts(c.id, &parts).await?;
-            out.prompt_parts(&db.prompt_parts(c.id).await?);
+            out.prompt_parts(&db.prompt_parts(c.id).await?, defaults);
         }
         Command::Chunks {
             collection,

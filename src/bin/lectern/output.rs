@@ -13,6 +13,7 @@ use lectern::retrieve::Passage;
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+mod answer_eval;
 mod answers;
 mod embedding;
 

@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lectern::answer::Answer;
 use lectern::history::{Chat, Message, PromptParts, RatedMessage, StoredPassage};
 use lectern::models::{DownloadProgress, ModelEntry};
+use lectern::prompt::PromptDefaults;
 use serde::Serialize;
 
 use super::{Out, pages};
@@ -60,6 +61,8 @@ struct AnswerJson<'a> {
     citations: Vec<PassageJson<'a>>,
     /// True when the model wrote no [n] and the markers were matched from its wording.
     citations_matched: bool,
+    /// Sentences no passage supports.
+    unsupported: &'a [String],
     sources: Vec<PassageJson<'a>>,
     timings: TimingsJson,
     model: &'a str,
@@ -83,6 +86,7 @@ fn answer_json<'a>(
             .map(|p| PassageJson::new(p, None, false))
             .collect(),
         citations_matched: m.citations_matched,
+        unsupported: &m.unsupported,
         sources: m
             .passages
             .iter()
@@ -144,7 +148,14 @@ impl Out {
     pub fn answer(&self, a: &Answer) {
         let m = &a.message;
         if self.json {
-            self.line(&answer_json(m, a.citations(), false));
+            let mut json = serde_json::to_value(answer_json(m, a.citations(), false))
+                .unwrap_or_default();
+            if let Some(object) = json.as_object_mut() {
+                object.insert("search_query".into(), a.search_query.clone().into());
+                object.insert("markers_moved".into(), a.markers_moved.into());
+                object.insert("markers_dropped".into(), a.markers_dropped.into());
+            }
+            self.line(&json);
             return;
         }
         println!();
@@ -225,9 +236,9 @@ impl Out {
         }));
     }
 
-    pub fn prompt_parts(&self, parts: &PromptParts) {
-        let instruction = parts.instruction_in_use();
-        let indicator = parts.output_indicator_in_use();
+    pub fn prompt_parts(&self, parts: &PromptParts, defaults: &PromptDefaults) {
+        let instruction = parts.instruction_in_use(defaults);
+        let indicator = parts.output_indicator_in_use(defaults);
         if self.json {
             self.line(&serde_json::json!({
                 "instruction": instruction,

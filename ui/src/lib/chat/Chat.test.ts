@@ -31,6 +31,7 @@ const stored: MessageView = {
     { n: 2, document_id: 4, document: "debian-faq.pdf", first_page: 30, last_page: 31, text: "dpkg …", cited: false },
   ],
   citations_matched: false,
+  unsupported: [],
   feedback: null,
   first_token_ms: 900,
   tokens_per_s: 30,

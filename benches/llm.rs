@@ -155,13 +155,7 @@ fn ask() -> Result<(), Box<dyn std::error::Error>> {
             answer_tokens.push(t.answer_tokens as f64);
             n_at_limit += usize::from(a.message.finish == "max_tokens");
             // An answer of citation markers alone ("[1] [2]") says nothing in words.
-            let n_words = a
-                .message
-                .answer
-                .split(|c: char| !c.is_alphabetic())
-                .filter(|w| w.len() >= 3)
-                .count();
-            n_without_words += usize::from(n_words < 4);
+            n_without_words += usize::from(!lectern::eval::answers::has_words(&a.message.answer));
             if let Some(page) = page {
                 n_with_page += 1;
                 let cites_page = a.message.citations().iter().any(|p| {

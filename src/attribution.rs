@@ -274,9 +274,15 @@ mod tests {
 
         let answer = "Bananas grow quickly in warm tropical climates [1].";
         let checked = check_citations(answer, &[APT, NAME]);
-        assert_eq!(checked.text, "Bananas grow quickly in warm tropical climates.");
+        assert_eq!(
+            checked.text,
+            "Bananas grow quickly in warm tropical climates."
+        );
         assert_eq!((checked.moved, checked.dropped), (0, 1));
-        assert_eq!(checked.unsupported, ["Bananas grow quickly in warm tropical climates."]);
+        assert_eq!(
+            checked.unsupported,
+            ["Bananas grow quickly in warm tropical climates."]
+        );
     }
 
     #[test]

@@ -113,7 +113,9 @@ pub fn sample<T: Clone>(items: &[T], n: Option<usize>, seed: u64) -> Vec<T> {
 
 /// Words that carry content: at least three letters or digits, not a stop word, lowercased.
 fn content_set(text: &str) -> HashSet<String> {
-    crate::attribution::content_words(text).into_iter().collect()
+    crate::attribution::content_words(text)
+        .into_iter()
+        .collect()
 }
 
 /// Share of the gold text's content words that the answer holds (1 when gold has none).
@@ -174,9 +176,13 @@ pub fn has_words(answer: &str) -> bool {
 /// Whether an answer says that the documents do not hold the answer.
 pub fn is_refusal(answer: &str) -> bool {
     let lower = answer.to_lowercase();
-    ["not in the documents", "not in the passages", "not in the provided"]
-        .iter()
-        .any(|p| lower.contains(p))
+    [
+        "not in the documents",
+        "not in the passages",
+        "not in the provided",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
 }
 
 /// One labelled question, asked and scored.
@@ -341,10 +347,7 @@ pub async fn evaluate_answers(
             finish: m.finish.clone(),
             prompt_tokens: m.timings.prompt_tokens,
             answer_tokens: m.timings.answer_tokens,
-            first_token_ms: m
-                .timings
-                .first_token_ms
-                .map(|t| t + m.timings.retrieval_ms),
+            first_token_ms: m.timings.first_token_ms.map(|t| t + m.timings.retrieval_ms),
             answer_ms,
             tokens_per_s: m.timings.tokens_per_s,
         };
@@ -365,10 +368,7 @@ pub async fn evaluate_answers(
             answer: m.answer.clone(),
             refused: is_refusal(&m.answer),
             n_cited: m.citations().len(),
-            first_token_ms: m
-                .timings
-                .first_token_ms
-                .map(|t| t + m.timings.retrieval_ms),
+            first_token_ms: m.timings.first_token_ms.map(|t| t + m.timings.retrieval_ms),
         });
         on_event(AnswerEvalEvent::OffTopic {
             done: off.len(),
@@ -494,8 +494,8 @@ mod tests {
         assert!((recall("It is pronounced Deb-ee-an, after Ian.", gold) - 0.75).abs() < 1e-9);
         assert_eq!(recall("", gold), 0.0);
         assert_eq!(recall("anything", ""), 1.0);
-        // answer words: pronounced, deb, ian, after (4): precision 3/4, recall 3/4
-        assert!((f1("It is pronounced Deb-ee-an, after Ian.", gold) - 0.75).abs() < 1e-9);
+        // answer words: pronounced, deb, ian ("after" is a stop word): precision 1, recall 3/4
+        assert!((f1("It is pronounced Deb-ee-an, after Ian.", gold) - 6.0 / 7.0).abs() < 1e-9);
         assert_eq!(f1("nothing shared here", gold), 0.0);
     }
 
@@ -519,7 +519,11 @@ mod tests {
             instruction,
             indicator
         ));
-        assert!(!echoes_prompt("Answer: Debian [1].", instruction, "Answer:"));
+        assert!(!echoes_prompt(
+            "Answer: Debian [1].",
+            instruction,
+            "Answer:"
+        ));
     }
 
     #[test]
@@ -528,7 +532,7 @@ mod tests {
         assert!(!is_refusal("Debian is an operating system [1]."));
         assert!(!has_words("[1] [2] [3]"));
         assert!(!has_words(""));
-        assert!(has_words("Debian is an operating system [1]."));
+        assert!(has_words("Debian is a free operating system [1]."));
     }
 
     #[test]

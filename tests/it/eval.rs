@@ -82,7 +82,10 @@ impl lectern::llm::Generator for Keyed {
         &mut self,
         messages: &[lectern::llm::ChatMessage],
     ) -> Result<usize, lectern::LlmError> {
-        Ok(messages.iter().map(|m| m.content.split_whitespace().count()).sum())
+        Ok(messages
+            .iter()
+            .map(|m| m.content.split_whitespace().count())
+            .sum())
     }
 
     fn generate(
@@ -139,13 +142,19 @@ async fn answer_evaluation_scores_a_hand_made_set() {
     assert_eq!(report.files[0].error.as_ref().map(|e| e.to_string()), None);
     let llm = lectern::llm::LlmWorker::spawn(|| {
         Ok(Box::new(Keyed(vec![
-            ("pronounced", "Debian is pronounced Deb-ee-en, after Debra and Ian Murdock."),
+            (
+                "pronounced",
+                "Debian is pronounced Deb-ee-en, after Debra and Ian Murdock.",
+            ),
             (
                 "install",
                 "First a short answer in one sentence, then the sentences that support it.",
             ),
             ("regression", "This is not in the documents."),
-            ("lambda", "A lambda is an anonymous function object defined inline."),
+            (
+                "lambda",
+                "A lambda is an anonymous function object defined inline.",
+            ),
         ])) as Box<dyn lectern::llm::Generator>)
     })
     .expect("spawn");
@@ -184,10 +193,16 @@ async fn answer_evaluation_scores_a_hand_made_set() {
         .expect("evaluate");
     assert_eq!(events, 4);
     let (q1, q2) = (&report.questions[0], &report.questions[1]);
-    assert_eq!((q1.gold_page_cited, q1.gold_page_in_sources), (Some(true), Some(true)));
+    assert_eq!(
+        (q1.gold_page_cited, q1.gold_page_in_sources),
+        (Some(true), Some(true))
+    );
     assert!(q1.citations_matched && !q1.echoes_prompt && q1.has_words);
     assert_eq!(q1.recall, 1.0);
-    assert_eq!((q2.gold_page_cited, q2.gold_page_in_sources), (Some(false), Some(true)));
+    assert_eq!(
+        (q2.gold_page_cited, q2.gold_page_in_sources),
+        (Some(false), Some(true))
+    );
     assert!(q2.echoes_prompt && !q2.refused);
     assert_eq!(q2.recall, 0.0);
     assert!(report.off_topic[0].refused_cleanly());
@@ -198,7 +213,10 @@ async fn answer_evaluation_scores_a_hand_made_set() {
     assert_eq!(totals.gold_page_cited, 0.5);
     assert_eq!(totals.gold_page_in_sources, 1.0);
     assert_eq!(totals.recall, 0.5);
-    assert_eq!((totals.n_echoes, totals.n_without_words, totals.n_refused), (1, 0, 0));
+    assert_eq!(
+        (totals.n_echoes, totals.n_without_words, totals.n_refused),
+        (1, 0, 0)
+    );
     assert_eq!((totals.n_off_topic, totals.off_topic_refused), (2, 0.5));
     assert_eq!(totals.prompt_tokens_p50, 100.0);
     // The evaluation's chats are deleted: the collection's history is as it was.

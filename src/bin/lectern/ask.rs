@@ -228,17 +228,22 @@ pub async fn eval_answers(library: &Library, e: AnswerEval<'_>, out: &Out) -> Re
         answerer.llm().model_name(),
         options.k
     ));
-    let report = answers::evaluate_answers(&answerer, &options, &items, &off_topic, |event| {
-        match event {
-            AnswerEvalEvent::Question { done, of, outcome } => {
-                out.eval_question(done, of, outcome)
-            }
-            AnswerEvalEvent::OffTopic { done, of, outcome } => {
-                out.eval_off_topic(done, of, outcome)
-            }
-        }
-    })
-    .await?;
+    let report =
+        answers::evaluate_answers(
+            &answerer,
+            &options,
+            &items,
+            &off_topic,
+            |event| match event {
+                AnswerEvalEvent::Question { done, of, outcome } => {
+                    out.eval_question(done, of, outcome)
+                }
+                AnswerEvalEvent::OffTopic { done, of, outcome } => {
+                    out.eval_off_topic(done, of, outcome)
+                }
+            },
+        )
+        .await?;
     out.eval_answers_report(&report, options.k);
     Ok(())
 }

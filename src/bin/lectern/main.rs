@@ -76,7 +76,12 @@ enum Command {
         dataset: Option<PathBuf>,
         /// Labelled questions, JSON Lines with question, answer, pdf_page (the layout of
         /// debian_faq.jsonl), asked of --collection; the answers are scored, their chats deleted
-        #[arg(long, value_name = "QA.jsonl", conflicts_with = "dataset", requires = "collection")]
+        #[arg(
+            long,
+            value_name = "QA.jsonl",
+            conflicts_with = "dataset",
+            requires = "collection"
+        )]
         answers: Option<PathBuf>,
         #[arg(long, short)]
         collection: Option<String>,

@@ -84,8 +84,14 @@ impl Out {
             t.gold_page_cited, t.n_with_page
         );
         println!("  gold page in sources   {:.3}", t.gold_page_in_sources);
-        println!("  content-word recall    {:.3}  (of the gold answer's first sentence)", t.recall);
-        println!("  content-word F1        {:.3}  (against the whole gold answer)", t.f1);
+        println!(
+            "  content-word recall    {:.3}  (of the gold answer's first sentence)",
+            t.recall
+        );
+        println!(
+            "  content-word F1        {:.3}  (against the whole gold answer)",
+            t.f1
+        );
         println!("  prompt echoes          {}", t.n_echoes);
         println!("  answers without words  {}", t.n_without_words);
         println!("  answered \"not in the documents\"  {}", t.n_refused);

@@ -148,8 +148,8 @@ impl Out {
     pub fn answer(&self, a: &Answer) {
         let m = &a.message;
         if self.json {
-            let mut json = serde_json::to_value(answer_json(m, a.citations(), false))
-                .unwrap_or_default();
+            let mut json =
+                serde_json::to_value(answer_json(m, a.citations(), false)).unwrap_or_default();
             if let Some(object) = json.as_object_mut() {
                 object.insert("search_query".into(), a.search_query.clone().into());
                 object.insert("markers_moved".into(), a.markers_moved.into());

@@ -197,6 +197,8 @@ export type MessageView = {
 	passages: PassageView[],
 	/**  The model wrote no `[n]`; its citations were matched from the answer's wording. */
 	citations_matched: boolean,
+	/**  Sentences of the answer that no passage supports, as they read in it. */
+	unsupported: string[],
 	feedback: FeedbackView | null,
 	first_token_ms: number | null,
 	tokens_per_s: number | null,

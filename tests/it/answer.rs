@@ -703,3 +703,69 @@ async fn a_pdf_saying_ignore_previous_instructions_does_not_change_the_instructi
         ["Question: How often is the wick of the lamp trimmed?"]
     );
 }
+
+/// The default model with its family's default prompt, on a real manual: the answer to a FAQ
+/// question cites the page that answers it and repeats none of the prompt, and a follow-up
+/// that names nothing ("Where do they come from?") is searched as a question of its own and
+/// finds its page.
+#[test]
+fn the_default_model_cites_the_answering_page_and_rewrites_follow_ups() {
+    use lectern::eval::answers::echoes_prompt;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path();
+    let faq = shared_pdf("long_debian-faq.en.pdf");
+    let (rc, _) = lectern(data, &["ingest", "-c", "faq", &faq.to_string_lossy()]);
+    assert_eq!(rc, 0);
+    let (rc, prompt) = lectern(data, &["prompt", "-c", "faq"]);
+    assert_eq!(rc, 0);
+    let instruction = prompt[0]["instruction"].as_str().expect("instruction");
+    let indicator = prompt[0]["output_indicator"].as_str().expect("indicator");
+    let on_page = |source: &serde_json::Value, page: i64| {
+        let first = source["page"].as_i64().unwrap_or(-1);
+        let last = source["last_page"].as_i64().unwrap_or(first);
+        (first..=last).contains(&page)
+    };
+
+    // debfaq-1.7, answered on page 11.
+    let (rc, out) = lectern(
+        data,
+        &[
+            "ask",
+            "-c",
+            "faq",
+            "How does one pronounce Debian and what does this word mean?",
+        ],
+    );
+    assert_eq!(rc, 0, "{out:?}");
+    let a = &out[0];
+    assert_eq!(a["model"], lectern::models::DEFAULT_MODEL_FILE);
+    let answer = a["answer"].as_str().expect("answer");
+    assert!(
+        !echoes_prompt(answer, instruction, indicator),
+        "the answer repeats the prompt: {answer}"
+    );
+    let citations = a["citations"].as_array().expect("citations");
+    assert!(
+        citations.iter().any(|c| c["page"] == 11),
+        "page 11 is not cited: {answer} {citations:?}"
+    );
+
+    // debfaq-6.2 then 6.2.2, both on page 29.
+    let (rc, out) = lectern(
+        data,
+        &["ask", "-c", "faq", "What are all those names like etch, lenny, etc.?"],
+    );
+    assert_eq!(rc, 0, "{out:?}");
+    let chat = out[0]["chat_id"].as_i64().expect("chat").to_string();
+    let follow_up = "Where do they come from?";
+    let (rc, out) = lectern(data, &["ask", "-c", "faq", "--chat", &chat, follow_up]);
+    assert_eq!(rc, 0, "{out:?}");
+    let query = out[0]["search_query"].as_str().expect("search query");
+    assert_ne!(query, follow_up, "the follow-up was searched as it stands");
+    let sources = out[0]["sources"].as_array().expect("sources");
+    assert!(
+        sources.iter().any(|s| on_page(s, 29)),
+        "searched as {query:?}, found no passage on page 29: {sources:?}"
+    );
+}

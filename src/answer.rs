@@ -32,7 +32,17 @@ pub struct LlmSettings {
     /// Words of each passage the prompt quotes: the part that bears on the question
     /// ([`crate::excerpt`]); 0 quotes passages whole.
     pub excerpt_words: usize,
+    /// Below this cosine similarity between the question and its best passage the collection
+    /// is taken not to be about the question: the answer is [`prompt::NOT_IN_DOCUMENTS`]
+    /// without asking the model, which otherwise answers from what it knows (Qwen 0.5B did
+    /// for all ten off-topic questions of `lectern eval --answers`). 0 turns it off.
+    pub min_similarity: f32,
 }
+
+/// [`LlmSettings::min_similarity`]'s default, for all-MiniLM-L6-v2: on the Debian FAQ every
+/// one of its 145 questions has a passage at 0.366 or more, and 9 of the 10 off-topic
+/// questions of the answer evaluation stay under 0.30 (docs/BENCHMARKS.md).
+pub const MIN_SIMILARITY: f32 = 0.30;
 
 impl Default for LlmSettings {
     fn default() -> Self {
@@ -45,12 +55,13 @@ impl Default for LlmSettings {
             seed: None,
             k: 6,
             excerpt_words: 0,
+            min_similarity: MIN_SIMILARITY,
         }
     }
 }
 
 /// The settings' keys, as `lectern settings` shows them.
-pub const SETTING_KEYS: [&str; 8] = [
+pub const SETTING_KEYS: [&str; 9] = [
     "llm.threads",
     "llm.n_ctx",
     "llm.max_tokens",
@@ -59,6 +70,7 @@ pub const SETTING_KEYS: [&str; 8] = [
     "llm.seed",
     "retrieval.k",
     "retrieval.excerpt_words",
+    "retrieval.min_similarity",
 ];
 
 impl LlmSettings {
@@ -97,6 +109,9 @@ impl LlmSettings {
             "retrieval.excerpt_words" => {
                 self.excerpt_words = parse_within(value, 0..=1000).ok_or_else(bad)?
             }
+            "retrieval.min_similarity" => {
+                self.min_similarity = parse_within(value, 0.0..=1.0).ok_or_else(bad)?
+            }
             _ => {
                 return Err(DbError::InvalidInput(format!(
                     "unknown setting {key:?} (known: {})",
@@ -128,12 +143,13 @@ impl LlmSettings {
             "llm.seed" => self.seed.map_or_else(|| "random".into(), |n| n.to_string()),
             "retrieval.k" => self.k.to_string(),
             "retrieval.excerpt_words" => self.excerpt_words.to_string(),
+            "retrieval.min_similarity" => self.min_similarity.to_string(),
             _ => return None,
         })
     }
 
-    /// Sampling for one answer; `threads` resolved now, so an ingest running at this moment
-    /// is taken into account.
+    /// Sampling for one answer. Threads left to `auto` are all cores here; [`Answerer::ask`]
+    /// halves them when the machine is busy at the moment the decode starts.
     pub fn sampling(&self) -> Sampling {
         let n_cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Sampling {
@@ -141,9 +157,9 @@ impl LlmSettings {
             temperature: self.temperature,
             top_p: self.top_p,
             seed: self.seed,
-            threads: self.threads.unwrap_or_else(|| {
-                crate::llm::auto_threads(n_cores, crate::llm::machine_busy(n_cores))
-            }),
+            threads: self
+                .threads
+                .unwrap_or_else(|| crate::llm::auto_threads(n_cores, false)),
             stop: Vec::new(),
         }
     }
@@ -173,6 +189,10 @@ pub struct AskOptions {
     pub history_turns: usize,
     /// Words quoted of each passage (0: whole passages).
     pub excerpt_words: usize,
+    /// See [`LlmSettings::min_similarity`].
+    pub min_similarity: f32,
+    /// Threads were left to `auto`: chosen just before the decode ([`crate::llm::machine_busy`]).
+    pub auto_threads: bool,
 }
 
 impl AskOptions {
@@ -186,6 +206,8 @@ impl AskOptions {
             sampling: settings.sampling(),
             history_turns: HISTORY_TURNS,
             excerpt_words: settings.excerpt_words,
+            min_similarity: settings.min_similarity,
+            auto_threads: settings.threads.is_none(),
         }
     }
 }
@@ -327,13 +349,32 @@ impl Answerer {
             question: question.to_owned(),
             history,
         };
-        let sampling = Sampling {
+        let mut sampling = Sampling {
             stop: prompt::echo_stops(&prompt),
             ..options.sampling.clone()
         };
         let quoted: Vec<String> = prompt.passages.iter().map(|p| p.text.clone()).collect();
-        let stream = self.llm.answer(prompt, sampling, cancel)?;
-        let (fitted, generation) = stream.finish(on_piece).await?;
+        let best_similarity = passages
+            .iter()
+            .filter_map(|p| p.similarity)
+            .fold(None, |best: Option<f32>, s| {
+                Some(best.map_or(s, |b| b.max(s)))
+            });
+        let unrelated = best_similarity.is_some_and(|s| s < options.min_similarity)
+            && !asks_about_the_documents(&search_query);
+        let (fitted, generation) = if unrelated {
+            not_in_documents(&prompt, on_piece)
+        } else {
+            if options.auto_threads {
+                let n_cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let busy = tokio::task::spawn_blocking(crate::llm::machine_busy)
+                    .await
+                    .unwrap_or(false);
+                sampling.threads = crate::llm::auto_threads(n_cores, busy);
+            }
+            let stream = self.llm.answer(prompt, sampling, cancel)?;
+            stream.finish(on_piece).await?
+        };
 
         let documents: Vec<&str> = passages.iter().map(|p| p.document.as_str()).collect();
         let answer = prompt::strip_heading_echoes(&generation.text, &documents);
@@ -346,7 +387,9 @@ impl Answerer {
             .collect();
         let mut citations_matched = false;
         let mut check = CitationCheck::default();
-        if prompt::cited_numbers(&answer, fitted.n_passages).is_empty() {
+        if unrelated {
+            // Nothing to cite: the sources are listed as what came closest.
+        } else if prompt::cited_numbers(&answer, fitted.n_passages).is_empty() {
             if let Some(attributed) = crate::attribution::attribute(&answer, &texts) {
                 answer = attributed;
                 citations_matched = true;
@@ -445,6 +488,60 @@ impl Answerer {
     }
 }
 
+/// Requests about the documents as a whole ("Summarize this paper.", "What is this document
+/// about?") are far from every single passage (0.14 and 0.16 against the JSS paper's best
+/// ones, below off-topic questions), yet the collection is exactly what they are about: the
+/// relevance check lets them through to the model.
+fn asks_about_the_documents(question: &str) -> bool {
+    const WHOLE: [&str; 14] = [
+        "summar",
+        "overview",
+        "outline",
+        "main point",
+        "key point",
+        "main idea",
+        "main topic",
+        "conclu",
+        "takeaway",
+        "tl;dr",
+        "this document",
+        "this paper",
+        "this book",
+        "these documents",
+    ];
+    let q = question.to_lowercase();
+    WHOLE.iter().any(|w| q.contains(w)) || q.trim_end().ends_with("about?")
+}
+
+/// The answer to a question no passage is close to, written without the model: the prompt
+/// it would have read (so a follow-up repeats this turn as usual) and a generation of
+/// [`prompt::NOT_IN_DOCUMENTS`] that took no time.
+fn not_in_documents(
+    prompt: &Prompt,
+    mut on_piece: impl FnMut(&str),
+) -> (prompt::FittedPrompt, crate::llm::Generation) {
+    let n_passages = prompt.passages.len();
+    on_piece(prompt::NOT_IN_DOCUMENTS);
+    let fitted = prompt::FittedPrompt {
+        messages: prompt::build(prompt, n_passages, prompt.history.len()),
+        n_passages,
+        n_history: prompt.history.len(),
+        n_tokens: 0,
+        user_message: prompt::user_message(prompt, n_passages),
+    };
+    let generation = crate::llm::Generation {
+        text: prompt::NOT_IN_DOCUMENTS.to_owned(),
+        finish: Finish::EndOfText,
+        n_prompt_tokens: 0,
+        n_reused_tokens: 0,
+        n_generated_tokens: 0,
+        prompt_ms: 0.0,
+        first_token_ms: None,
+        generation_ms: 0.0,
+    };
+    (fitted, generation)
+}
+
 pub fn finish_name(finish: Finish) -> &'static str {
     match finish {
         Finish::EndOfText => "end_of_text",
@@ -468,4 +565,39 @@ fn chat_title(question: &str) -> String {
     let cut: String = line.chars().take(MAX_CHARS + 1).collect();
     let cut = cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head);
     format!("{cut}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_about_the_whole_collection_are_told_apart() {
+        for q in [
+            "Summarize this paper.",
+            "Give me an overview",
+            "What are the main conclusions?",
+            "What is this document about?",
+            "What is it all about?",
+        ] {
+            assert!(asks_about_the_documents(q), "{q}");
+        }
+        for q in [
+            "How do I compute the median of a numeric vector in R?",
+            "What does the outer() function compute in R?",
+            "How do I put a package on hold?",
+        ] {
+            assert!(!asks_about_the_documents(q), "{q}");
+        }
+    }
+
+    #[test]
+    fn min_similarity_is_a_checked_setting() {
+        let mut s = LlmSettings::default();
+        assert_eq!(s.min_similarity, MIN_SIMILARITY);
+        s.apply("retrieval.min_similarity", "0").expect("off");
+        assert_eq!(s.get("retrieval.min_similarity").as_deref(), Some("0"));
+        assert!(s.apply("retrieval.min_similarity", "1.5").is_err());
+        assert!(s.apply("retrieval.min_similarity", "x").is_err());
+    }
 }

@@ -48,9 +48,10 @@ pub const QWEN2_DEFAULTS: PromptDefaults = PromptDefaults {
     follow_ups: FollowUps::Rewrite,
     instruction: "You answer questions about the user's documents. The user gives you \
 numbered passages quoted from the documents, then a question. Answer in one to three short \
-sentences, using only what the passages say, and end each sentence with the number of the \
-passage it comes from in square brackets, like [2]. Only if none of the passages is about the \
-question, say that this is not in the documents.",
+sentences of your own, using only what the passages say, and end each sentence with the \
+number of the passage it comes from in square brackets, like [2]. Start with the answer itself, \
+never with a passage number or heading. Only if none of the passages is about the question, say \
+that this is not in the documents.",
     output_indicator: "Answer:",
 };
 

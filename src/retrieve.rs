@@ -57,6 +57,10 @@ pub struct Passage {
     /// Cosine similarity (vector), negated BM25 (keyword) or fused RRF score (hybrid): higher
     /// is better, comparable only within one result list.
     pub score: f32,
+    /// Cosine similarity to the query, where the vector search ranked this passage (not in
+    /// keyword mode). Unlike `score`, it means the same in every search: the answer path
+    /// reads the best one to tell a question the collection is about from one it is not.
+    pub similarity: Option<f32>,
     pub text: String,
 }
 
@@ -215,6 +219,7 @@ impl Retriever {
         k: usize,
         mode: SearchMode,
     ) -> Result<Vec<Passage>> {
+        let similarities: HashMap<i64, f32> = vector_hits.iter().copied().collect();
         let ranked: Vec<(i64, f32)> = match mode {
             SearchMode::Vector => vector_hits,
             SearchMode::Keyword => keyword_hits,
@@ -232,6 +237,7 @@ impl Retriever {
             .into_iter()
             .map(|p| Passage {
                 score: scores.get(&p.chunk_id).copied().unwrap_or(0.0),
+                similarity: similarities.get(&p.chunk_id).copied(),
                 chunk_id: p.chunk_id,
                 document_id: p.document_id,
                 document: p.document,

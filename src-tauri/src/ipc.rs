@@ -436,7 +436,7 @@ pub struct SettingsView {
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct SettingValue {
     /// `llm.threads`, `llm.n_ctx`, `llm.max_tokens`, `llm.temperature`, `llm.top_p`,
-    /// `llm.seed` or `retrieval.k`.
+    /// `llm.seed`, `retrieval.k`, `retrieval.excerpt_words` or `retrieval.min_similarity`.
     pub key: String,
     pub value: String,
 }

@@ -132,10 +132,33 @@ pub fn auto_threads(n_cores: usize, busy: bool) -> usize {
     n.clamp(1, 8)
 }
 
-/// Whether the machine is busy: the one-minute load average (Linux) against the core count.
-pub fn machine_busy(n_cores: usize) -> bool {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
-        .is_some_and(|load| load >= n_cores as f64 * 0.5)
+/// Whether the machine is busy right now: at least half of its CPU time went to work over
+/// the last 100 ms (Linux `/proc/stat`; elsewhere never). Sampled just before a decode, it
+/// sees an indexing job or another program but not this process's previous answer. The
+/// one-minute load average it replaces still counted the last answer's threads, so a second
+/// question asked within a minute was decoded on one thread at half the speed.
+pub fn machine_busy() -> bool {
+    /// (busy, total) CPU time of all cores, in clock ticks.
+    fn cpu_ticks() -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let line = stat.lines().next()?.strip_prefix("cpu ")?;
+        // user nice system idle iowait irq softirq steal (guest time is inside user).
+        let ticks: Vec<u64> = line
+            .split_whitespace()
+            .take(8)
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        let idle = ticks.get(3)? + ticks.get(4).copied().unwrap_or(0);
+        let total: u64 = ticks.iter().sum();
+        Some((total.saturating_sub(idle), total))
+    }
+    let Some((busy_before, total_before)) = cpu_ticks() else {
+        return false;
+    };
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let Some((busy_after, total_after)) = cpu_ticks() else {
+        return false;
+    };
+    let total = total_after.saturating_sub(total_before);
+    total > 0 && busy_after.saturating_sub(busy_before) * 2 >= total
 }

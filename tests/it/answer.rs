@@ -210,6 +210,9 @@ fn options(collection: &str, chat_id: Option<i64>) -> AskOptions {
         },
         history_turns: 2,
         excerpt_words: 0,
+        // These tests are about the pipeline around a scripted model, not relevance.
+        min_similarity: 0.0,
+        auto_threads: false,
     }
 }
 
@@ -754,7 +757,12 @@ fn the_default_model_cites_the_answering_page_and_rewrites_follow_ups() {
     // debfaq-6.2 then 6.2.2, both on page 29.
     let (rc, out) = lectern(
         data,
-        &["ask", "-c", "faq", "What are all those names like etch, lenny, etc.?"],
+        &[
+            "ask",
+            "-c",
+            "faq",
+            "What are all those names like etch, lenny, etc.?",
+        ],
     );
     assert_eq!(rc, 0, "{out:?}");
     let chat = out[0]["chat_id"].as_i64().expect("chat").to_string();
@@ -768,4 +776,66 @@ fn the_default_model_cites_the_answering_page_and_rewrites_follow_ups() {
         sources.iter().any(|s| on_page(s, 29)),
         "searched as {query:?}, found no passage on page 29: {sources:?}"
     );
+}
+
+/// A question the collection is not about (its best passage under `min_similarity`) is
+/// answered "This is not in the documents." without the model and cites nothing, while the
+/// passages that came closest are still listed; a question about the paper as a whole
+/// ("Summarize this paper.") and an on-topic one reach the model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_the_collection_is_not_about_is_answered_without_the_model() {
+    let t = TestLibrary::new().await;
+    let col = t.collection("Papers").await;
+    let report = t.ingest(col, &[shared_pdf(PAPER)], None).await;
+    assert_eq!(report.files[0].error.as_ref().map(|e| e.to_string()), None);
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let scripted_sent = sent.clone();
+    let llm = LlmWorker::spawn(move || {
+        Ok(Box::new(Scripted {
+            reply: "The kernel's bandwidth is chosen from the data [1].".into(),
+            sent: scripted_sent,
+        }) as Box<dyn Generator>)
+    })
+    .expect("spawn");
+    let answerer = Answerer::new(t.library.db().clone(), t.retriever(), llm);
+    let options = AskOptions {
+        min_similarity: lectern::answer::MIN_SIMILARITY,
+        ..options("Papers", None)
+    };
+    let ask = |question: &'static str| {
+        let answerer = answerer.clone();
+        let options = options.clone();
+        async move {
+            let mut streamed = String::new();
+            let answer = answerer
+                .ask(&options, question, Arc::new(AtomicBool::new(false)), |p| {
+                    streamed.push_str(p)
+                })
+                .await
+                .expect("answer");
+            (answer, streamed)
+        }
+    };
+
+    let (off_topic, streamed) = ask("How do I change the axis labels of a gnuplot graph?").await;
+    assert_eq!(streamed, prompt::NOT_IN_DOCUMENTS);
+    assert_eq!(off_topic.message.answer, prompt::NOT_IN_DOCUMENTS);
+    assert!(sent.lock().expect("lock").is_empty(), "the model was asked");
+    assert!(off_topic.citations().is_empty());
+    assert_eq!(
+        off_topic.message.passages.len(),
+        3,
+        "the closest passages are listed"
+    );
+    assert_eq!(off_topic.message.timings.first_token_ms, None);
+
+    for question in ["Summarize this paper.", QUESTION] {
+        sent.lock().expect("lock").clear();
+        let (answer, _) = ask(question).await;
+        assert!(
+            !sent.lock().expect("lock").is_empty(),
+            "{question}: the model was not asked"
+        );
+        assert_eq!(answer.citations().len(), 1, "{question}");
+    }
 }

@@ -270,7 +270,7 @@ export type ReembedUpdate =
 export type SettingValue = {
 	/**
 	 *  `llm.threads`, `llm.n_ctx`, `llm.max_tokens`, `llm.temperature`, `llm.top_p`,
-	 *  `llm.seed` or `retrieval.k`.
+	 *  `llm.seed`, `retrieval.k`, `retrieval.excerpt_words` or `retrieval.min_similarity`.
 	 */
 	key: string,
 	value: string,

@@ -709,10 +709,10 @@ async fn a_pdf_saying_ignore_previous_instructions_does_not_change_the_instructi
 
 /// The default model with its family's default prompt, on a real manual: the answer to a FAQ
 /// question cites the page that answers it and repeats none of the prompt, and a follow-up
-/// that names nothing ("Where do they come from?") is searched as a question of its own and
+/// that names nothing ("Where do they come from?") is searched with what it refers to and
 /// finds its page.
 #[test]
-fn the_default_model_cites_the_answering_page_and_rewrites_follow_ups() {
+fn the_default_model_cites_the_answering_page_and_follow_ups_find_theirs() {
     use lectern::eval::answers::echoes_prompt;
 
     let dir = tempfile::tempdir().expect("temp dir");

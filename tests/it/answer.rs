@@ -836,6 +836,10 @@ async fn a_question_the_collection_is_not_about_is_answered_without_the_model() 
             !sent.lock().expect("lock").is_empty(),
             "{question}: the model was not asked"
         );
-        assert_ne!(answer.message.answer, prompt::NOT_IN_DOCUMENTS, "{question}");
+        assert_ne!(
+            answer.message.answer,
+            prompt::NOT_IN_DOCUMENTS,
+            "{question}"
+        );
     }
 }

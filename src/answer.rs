@@ -360,9 +360,7 @@ impl Answerer {
         let best_similarity = passages
             .iter()
             .filter_map(|p| p.similarity)
-            .fold(None, |best: Option<f32>, s| {
-                Some(best.map_or(s, |b| b.max(s)))
-            });
+            .reduce(f32::max);
         let unrelated = best_similarity.is_some_and(|s| s < options.min_similarity)
             && !asks_about_the_documents(&search_query);
         let (fitted, generation) = if unrelated {

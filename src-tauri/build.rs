@@ -17,6 +17,8 @@ const COMMANDS: &[&str] = &[
     "chat_messages",
     "delete_chat",
     "ask",
+    "preread",
+    "evaluate_answers",
     "stop_answer",
     "set_feedback",
     "list_models",

@@ -3,15 +3,15 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::attribution::CitationCheck;
 use crate::db::Db;
 use crate::error::{DbError, Result};
 use crate::history::{Chat, Message, StoredPassage, Timings};
-use crate::llm::{Finish, LlmWorker, Sampling};
+use crate::llm::{Finish, LlmWorker, Preread, Progress, Sampling};
 use crate::prompt::{self, FollowUps, Prompt, Turn};
-use crate::retrieve::{Retriever, SearchMode};
+use crate::retrieve::{Passage, Retriever, SearchMode};
 
 /// Generation settings stored in the database (`lectern settings`), with their defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -237,6 +237,33 @@ impl Answer {
     }
 }
 
+/// What an answer reports while it is made, in this order.
+#[derive(Debug, Clone, Copy)]
+pub enum AskEvent<'a> {
+    /// Retrieval is done: the passages the prompt quotes, best first (if the context cannot
+    /// hold them all, the lowest-ranked are left out of the prompt and the stored answer).
+    Sources(&'a [Passage]),
+    /// The model has read `done` of the prompt's `total` tokens (pre-read or reused tokens
+    /// count as read at once).
+    Reading { done: usize, total: usize },
+    /// The next piece of the answer.
+    Text(&'a str),
+}
+
+/// A prompt ready for the model, with what it was built from.
+struct Prepared {
+    prompt: Prompt,
+    passages: Vec<Passage>,
+    search_query: String,
+    retrieval_ms: f64,
+    /// The relevance check's verdict: no passage is close to the question.
+    unrelated: bool,
+}
+
+/// How long the thread count chosen for pre-reads holds after the last one
+/// ([`Answerer::decode_threads`]).
+const PREREAD_THREADS_HOLD: Duration = Duration::from_secs(60);
+
 /// Answers questions about a library's collections with one loaded model.
 #[derive(Debug, Clone)]
 pub struct Answerer {
@@ -265,15 +292,16 @@ impl Answerer {
         Ok(self.db.delete_chat(chat_id).await?)
     }
 
-    /// Retrieves, generates (passing each piece of text to `on_piece` as it comes) and stores
-    /// the answer. Setting `cancel` stops generation within one token; the partial answer is
-    /// stored, marked as stopped.
+    /// Retrieves, generates and stores the answer, reporting to `on_event` the passages as
+    /// soon as retrieval ends, how far the model has read the prompt, and each piece of text.
+    /// Setting `cancel` stops generation within one token; the partial answer is stored,
+    /// marked as stopped.
     pub async fn ask(
         &self,
         options: &AskOptions,
         question: &str,
         cancel: Arc<AtomicBool>,
-        on_piece: impl FnMut(&str),
+        mut on_event: impl FnMut(AskEvent<'_>),
     ) -> Result<Answer> {
         let question = question.trim();
         if question.is_empty() {
@@ -281,16 +309,7 @@ impl Answerer {
         }
         let collection = self.db.collection(&options.collection).await?;
         let chat = match options.chat_id {
-            Some(id) => {
-                let chat = self.db.chat(id).await?;
-                if chat.collection_id != collection.id {
-                    return Err(DbError::InvalidInput(format!(
-                        "chat {id} belongs to another collection"
-                    ))
-                    .into());
-                }
-                chat
-            }
+            Some(id) => self.chat_of(id, collection.id).await?,
             None => {
                 self.db
                     .create_chat(collection.id, &chat_title(question))
@@ -298,83 +317,37 @@ impl Answerer {
             }
         };
         let earlier = self.db.messages(chat.id).await?;
-        let history: Vec<Turn> = earlier
-            .iter()
-            .rev()
-            .take(options.history_turns)
-            .rev()
-            .map(|m| Turn {
-                user: m.prompt_user.clone(),
-                assistant: m.answer.clone(),
-            })
-            .collect();
-
-        let parts = self.db.prompt_parts(collection.id).await?;
-        let instruction = parts
-            .instruction_in_use(self.llm.prompt_defaults())
-            .to_owned();
-
-        // The wait before the prompt: a follow-up's rewrite, then retrieval.
-        let started = Instant::now();
-        let search_query = match earlier.last() {
-            Some(previous) if !history.is_empty() => {
-                self.standalone_question(
-                    &instruction,
-                    &history,
-                    &previous.question,
-                    question,
-                    &options.sampling,
-                )
-                .await
-            }
-            _ => question.to_owned(),
-        };
-        let passages = self
-            .retriever
-            .search(collection.id, &search_query, options.k, SearchMode::Hybrid)
+        let Prepared {
+            prompt,
+            passages,
+            search_query,
+            retrieval_ms,
+            unrelated,
+        } = self
+            .prepare(collection.id, &earlier, question, options, true)
             .await?;
-        let retrieval_ms = started.elapsed().as_secs_f64() * 1000.0;
+        on_event(AskEvent::Sources(&passages));
 
-        let prompt = Prompt {
-            instruction,
-            output_indicator: parts
-                .output_indicator_in_use(self.llm.prompt_defaults())
-                .to_owned(),
-            passages: passages
-                .iter()
-                .map(|p| prompt::PromptPassage {
-                    document: p.document.clone(),
-                    first_page: p.first_page,
-                    last_page: p.last_page,
-                    text: crate::excerpt::excerpt(&p.text, question, options.excerpt_words),
-                })
-                .collect(),
-            question: question.to_owned(),
-            history,
-        };
         let mut sampling = Sampling {
             stop: prompt::echo_stops(&prompt),
             ..options.sampling.clone()
         };
         let quoted: Vec<String> = prompt.passages.iter().map(|p| p.text.clone()).collect();
-        let best_similarity = passages
-            .iter()
-            .filter_map(|p| p.similarity)
-            .reduce(f32::max);
-        let unrelated = best_similarity.is_some_and(|s| s < options.min_similarity)
-            && !asks_about_the_documents(&search_query);
         let (fitted, generation) = if unrelated {
-            not_in_documents(&prompt, on_piece)
+            not_in_documents(&prompt, |text| on_event(AskEvent::Text(text)))
         } else {
             if options.auto_threads {
-                let n_cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                let busy = tokio::task::spawn_blocking(crate::llm::machine_busy)
-                    .await
-                    .unwrap_or(false);
-                sampling.threads = crate::llm::auto_threads(n_cores, busy);
+                sampling.threads = self.decode_threads().await;
             }
             let stream = self.llm.answer(prompt, sampling, cancel)?;
-            stream.finish(on_piece).await?
+            stream
+                .finish(|progress| {
+                    on_event(match progress {
+                        Progress::Reading { done, total } => AskEvent::Reading { done, total },
+                        Progress::Text(text) => AskEvent::Text(text),
+                    })
+                })
+                .await?
         };
 
         let documents: Vec<&str> = passages.iter().map(|p| p.document.as_str()).collect();
@@ -449,6 +422,153 @@ impl Answerer {
         })
     }
 
+    /// Reads the prompt a question being typed would get into the model's cache, so that the
+    /// answer, if its final question retrieves the same passages, only has the question left
+    /// to read. Nothing is stored and no chat is created; a question no passage is close to
+    /// reads nothing. Any real request to the model (an answer) cancels a pre-read still
+    /// running, keeping what it read. The answer itself always retrieves again and is built
+    /// only from what its own retrieval returned: the cache is reused only where the tokens
+    /// of the two prompts are the same.
+    pub async fn preread(&self, options: &AskOptions, draft: &str) -> Result<Option<Preread>> {
+        let draft = draft.trim();
+        if draft.is_empty() {
+            return Ok(None);
+        }
+        let collection = self.db.collection(&options.collection).await?;
+        let earlier = match options.chat_id {
+            Some(id) => {
+                self.chat_of(id, collection.id).await?;
+                self.db.messages(id).await?
+            }
+            None => Vec::new(),
+        };
+        // A follow-up is joined to the question before it, never rewritten by the model: the
+        // model's time belongs to reading.
+        let prepared = self
+            .prepare(collection.id, &earlier, draft, options, false)
+            .await?;
+        if prepared.unrelated {
+            return Ok(None);
+        }
+        let threads = if options.auto_threads {
+            self.decode_threads().await
+        } else {
+            options.sampling.threads
+        };
+        let result = self
+            .llm
+            .preread(prepared.prompt, options.sampling.max_tokens, threads)
+            .await?;
+        Ok(Some(result))
+    }
+
+    /// `id`'s chat, which must belong to the collection.
+    async fn chat_of(&self, id: i64, collection_id: i64) -> Result<Chat> {
+        let chat = self.db.chat(id).await?;
+        if chat.collection_id != collection_id {
+            return Err(
+                DbError::InvalidInput(format!("chat {id} belongs to another collection")).into(),
+            );
+        }
+        Ok(chat)
+    }
+
+    /// The prompt for `question` after the chat's `earlier` messages: the search query (a
+    /// follow-up's standalone form, rewritten by the model only when `rewrite` and the model
+    /// family asks for it), the passages retrieved, and the relevance check's verdict.
+    async fn prepare(
+        &self,
+        collection_id: i64,
+        earlier: &[Message],
+        question: &str,
+        options: &AskOptions,
+        rewrite: bool,
+    ) -> Result<Prepared> {
+        let history: Vec<Turn> = earlier
+            .iter()
+            .rev()
+            .take(options.history_turns)
+            .rev()
+            .map(|m| Turn {
+                user: m.prompt_user.clone(),
+                assistant: m.answer.clone(),
+            })
+            .collect();
+        let parts = self.db.prompt_parts(collection_id).await?;
+        let instruction = parts
+            .instruction_in_use(self.llm.prompt_defaults())
+            .to_owned();
+
+        // The wait before the prompt: a follow-up's rewrite, then retrieval.
+        let started = Instant::now();
+        let search_query = match earlier.last() {
+            Some(previous) if !history.is_empty() => {
+                self.standalone_question(
+                    &instruction,
+                    &history,
+                    &previous.question,
+                    question,
+                    &options.sampling,
+                    rewrite,
+                )
+                .await
+            }
+            _ => question.to_owned(),
+        };
+        let passages = self
+            .retriever
+            .search(collection_id, &search_query, options.k, SearchMode::Hybrid)
+            .await?;
+        let retrieval_ms = started.elapsed().as_secs_f64() * 1000.0;
+
+        let best_similarity = passages
+            .iter()
+            .filter_map(|p| p.similarity)
+            .reduce(f32::max);
+        let unrelated = best_similarity.is_some_and(|s| s < options.min_similarity)
+            && !asks_about_the_documents(&search_query);
+        let prompt = Prompt {
+            instruction,
+            output_indicator: parts
+                .output_indicator_in_use(self.llm.prompt_defaults())
+                .to_owned(),
+            passages: passages
+                .iter()
+                .map(|p| prompt::PromptPassage {
+                    document: p.document.clone(),
+                    first_page: p.first_page,
+                    last_page: p.last_page,
+                    text: crate::excerpt::excerpt(&p.text, question, options.excerpt_words),
+                })
+                .collect(),
+            question: question.to_owned(),
+            history,
+        };
+        Ok(Prepared {
+            prompt,
+            passages,
+            search_query,
+            retrieval_ms,
+            unrelated,
+        })
+    }
+
+    /// Decoding threads for a request when the user left them to `auto`: half the cores when
+    /// the machine is busy just before the decode. While pre-reads go on (and for
+    /// [`PREREAD_THREADS_HOLD`] after the last), their choice is kept without sampling: the
+    /// sample would see the pre-read's own work and halve the threads, and a context with
+    /// other threads starts with an empty cache, losing what was pre-read.
+    async fn decode_threads(&self) -> usize {
+        if let Some(threads) = self.llm.recent_preread_threads(PREREAD_THREADS_HOLD) {
+            return threads;
+        }
+        let n_cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let busy = tokio::task::spawn_blocking(crate::llm::machine_busy)
+            .await
+            .unwrap_or(false);
+        crate::llm::auto_threads(n_cores, busy)
+    }
+
     /// What a follow-up is searched as: rewritten by the model into a question of its own, or
     /// joined to the question before it (see [`FollowUps`]). A rewrite that fails or comes
     /// back empty or rambling falls back to the join.
@@ -459,9 +579,10 @@ impl Answerer {
         previous: &str,
         follow_up: &str,
         sampling: &Sampling,
+        rewrite: bool,
     ) -> String {
         let joined = format!("{} {}", previous.trim(), follow_up.trim());
-        if self.llm.prompt_defaults().follow_ups == FollowUps::JoinWithPrevious {
+        if !rewrite || self.llm.prompt_defaults().follow_ups == FollowUps::JoinWithPrevious {
             return joined;
         }
         let sampling = Sampling {

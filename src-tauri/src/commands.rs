@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use lectern::answer::{AskOptions, LlmSettings, SETTING_KEYS};
+use lectern::answer::{AskEvent, AskOptions, LlmSettings, SETTING_KEYS};
 use lectern::history::PromptParts;
 use lectern::ingest::FileStatus;
 use lectern::models;
@@ -16,9 +16,10 @@ use tauri::{AppHandle, State};
 use tauri_specta::Event;
 
 use crate::ipc::{
-    AnswerEvent, AppStatus, ChatView, CollectionView, DataDirView, DocumentView, EmbeddingView,
-    ErrorCode, IngestProgress, IngestUpdate, IpcError, IpcResult, MessageView, ModelView,
-    PromptView, ReembedProgress, ReembedUpdate, SettingValue, SettingsView,
+    AnswerEvalView, AnswerEvent, AppStatus, ChatView, CollectionView, DataDirView, DocumentView,
+    EmbeddingView, ErrorCode, EvalEvent, IngestProgress, IngestUpdate, IpcError, IpcResult,
+    MessageView, ModelView, PassageView, PromptView, ReembedProgress, ReembedUpdate, SettingValue,
+    SettingsView,
 };
 use crate::state::App;
 
@@ -401,14 +402,106 @@ pub async fn ask(
         let settings = LlmSettings::load(app.library.db()).await?;
         let options = AskOptions::new(&settings, &collection, chat_id);
         answerer
-            .ask(&options, &question, cancel, |piece| {
-                let _ = on_event.send(AnswerEvent::Piece { text: piece.into() });
+            .ask(&options, &question, cancel, |event| {
+                let _ = on_event.send(match event {
+                    AskEvent::Sources(passages) => AnswerEvent::Sources {
+                        passages: passages
+                            .iter()
+                            .enumerate()
+                            .map(|(i, p)| PassageView::retrieved(i + 1, p))
+                            .collect(),
+                    },
+                    AskEvent::Reading { done, total } => AnswerEvent::Reading {
+                        done: done as u32,
+                        total: total as u32,
+                    },
+                    AskEvent::Text(piece) => AnswerEvent::Piece { text: piece.into() },
+                });
             })
             .await
     }
     .await;
     app.finish_answer(ask_id);
     Ok(MessageView::new(&result?.message, None))
+}
+
+/// Reads the prompt of a question still being typed (`draft`) into the model's cache, so
+/// that the answer starts sooner if the question sent retrieves the same passages. Returns
+/// whether anything was read (false for a draft no passage is close to). The first pre-read
+/// loads the models, which the first answer would otherwise wait for.
+#[tauri::command]
+#[specta::specta]
+pub async fn preread(
+    app: State<'_, App>,
+    collection: String,
+    chat_id: Option<i64>,
+    draft: String,
+) -> IpcResult<bool> {
+    let answerer = app.answerer().await?;
+    let settings = LlmSettings::load(app.library.db()).await?;
+    let options = AskOptions::new(&settings, &collection, chat_id);
+    Ok(answerer.preread(&options, &draft).await?.is_some())
+}
+
+/// Asks a collection the questions of a labelled set (JSON Lines with question, answer and
+/// pdf_page: the layout `lectern eval --answers` reads), `n` of them picked at random (fixed
+/// seed; all when `null`), then the built-in off-topic questions, and scores the answers with
+/// the settings in use. Progress streams through `on_event` (first [`EvalEvent::Started`]
+/// with the id [`cancel_job`] takes, which stops it between questions with the figures so
+/// far). The evaluation's chats are deleted.
+#[tauri::command]
+#[specta::specta]
+pub async fn evaluate_answers(
+    app: State<'_, App>,
+    collection: String,
+    qa_path: String,
+    n: Option<u32>,
+    on_event: Channel<EvalEvent>,
+) -> IpcResult<AnswerEvalView> {
+    use lectern::eval::answers::{self, AnswerEvalEvent, EvalPlan};
+    app.library.db().collection(&collection).await?;
+    let path = lectern::paths::from_ui(&qa_path)?;
+    let items = answers::load_qa(&path)?;
+    let items = answers::sample(&items, n.map(|n| n as usize), 1);
+    let answerer = app.answerer().await?;
+    let settings = LlmSettings::load(app.library.db()).await?;
+    let options = AskOptions {
+        history_turns: 0,
+        ..AskOptions::new(&settings, &collection, None)
+    };
+    let job_id = app.next_id();
+    let plan = EvalPlan {
+        off_topic: answers::OFF_TOPIC_QUESTIONS
+            .iter()
+            .map(|q| (*q).to_owned())
+            .collect(),
+        preread: None,
+        cancel: app.register_job(job_id),
+    };
+    let _ = on_event.send(EvalEvent::Started {
+        job_id,
+        n_questions: items.len() as u32,
+        n_off_topic: plan.off_topic.len() as u32,
+    });
+    let report = answers::evaluate_answers(&answerer, &options, &items, &plan, |event| {
+        let _ = on_event.send(match event {
+            AnswerEvalEvent::Question { done, of, outcome } => EvalEvent::Question {
+                done: done as u32,
+                of: of as u32,
+                question: outcome.question.clone(),
+                gold_page_cited: outcome.gold_page_cited,
+            },
+            AnswerEvalEvent::OffTopic { done, of, outcome } => EvalEvent::OffTopic {
+                done: done as u32,
+                of: of as u32,
+                question: outcome.question.clone(),
+                refused: outcome.refused_cleanly(),
+            },
+        });
+    })
+    .await;
+    app.finish_job(job_id);
+    Ok(AnswerEvalView::new(&report?, options.k))
 }
 
 /// Stops an answer within one token; false when it has already finished.

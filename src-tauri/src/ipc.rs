@@ -291,6 +291,21 @@ pub struct PassageView {
     pub cited: bool,
 }
 
+impl PassageView {
+    /// A passage just retrieved, numbered as the prompt will number it.
+    pub fn retrieved(n: usize, p: &lectern::retrieve::Passage) -> Self {
+        Self {
+            n: n as i64,
+            document_id: p.document_id,
+            document: p.document.clone(),
+            first_page: p.first_page,
+            last_page: p.last_page,
+            text: p.text.clone(),
+            cited: false,
+        }
+    }
+}
+
 impl From<&StoredPassage> for PassageView {
     fn from(p: &StoredPassage) -> Self {
         Self {
@@ -372,9 +387,98 @@ pub enum AnswerEvent {
     Started {
         ask_id: u32,
     },
+    /// Retrieval is done: the passages the model is about to read (before the answer's own
+    /// list, which keeps only those that fitted the context and marks the cited ones).
+    Sources {
+        passages: Vec<PassageView>,
+    },
+    /// The model has read `done` of the prompt's `total` tokens; sent until the first text.
+    Reading {
+        done: u32,
+        total: u32,
+    },
     Piece {
         text: String,
     },
+}
+
+/// Streamed while an answer evaluation runs.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EvalEvent {
+    /// First, once the set is read: the id `cancel_job` takes, and how many questions follow.
+    Started {
+        job_id: u32,
+        n_questions: u32,
+        n_off_topic: u32,
+    },
+    /// A labelled question answered and scored.
+    Question {
+        done: u32,
+        of: u32,
+        question: String,
+        /// `None` for a question without a gold page.
+        gold_page_cited: Option<bool>,
+    },
+    /// An off-topic question answered: it should be refused.
+    OffTopic {
+        done: u32,
+        of: u32,
+        question: String,
+        refused: bool,
+    },
+}
+
+/// An answer evaluation's totals, as `lectern eval --answers` prints them. Rates are `None`
+/// when no question applies.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct AnswerEvalView {
+    pub model: String,
+    pub k: u32,
+    pub n_questions: u32,
+    pub n_with_page: u32,
+    pub gold_page_cited: Option<f64>,
+    pub gold_page_in_sources: Option<f64>,
+    /// Content-word recall of the gold answer's first sentence, and F1 against it whole.
+    pub recall: Option<f64>,
+    pub f1: Option<f64>,
+    pub n_echoes: u32,
+    pub n_without_words: u32,
+    /// On-topic questions answered "not in the documents".
+    pub n_refused: u32,
+    pub n_off_topic: u32,
+    pub off_topic_refused: Option<f64>,
+    pub first_token_p50_ms: Option<f64>,
+    pub first_token_p90_ms: Option<f64>,
+    pub tokens_per_s_p50: Option<f64>,
+    /// Stopped before the end: the figures are of the questions asked.
+    pub cancelled: bool,
+}
+
+impl AnswerEvalView {
+    pub fn new(report: &lectern::eval::answers::AnswerReport, k: usize) -> Self {
+        let t = &report.totals;
+        let rate = |x: f64| x.is_finite().then_some(x);
+        Self {
+            model: report.model.clone(),
+            k: k as u32,
+            n_questions: t.n_questions as u32,
+            n_with_page: t.n_with_page as u32,
+            gold_page_cited: rate(t.gold_page_cited),
+            gold_page_in_sources: rate(t.gold_page_in_sources),
+            recall: rate(t.recall),
+            f1: rate(t.f1),
+            n_echoes: t.n_echoes as u32,
+            n_without_words: t.n_without_words as u32,
+            n_refused: t.n_refused as u32,
+            n_off_topic: t.n_off_topic as u32,
+            off_topic_refused: rate(t.off_topic_refused),
+            first_token_p50_ms: rate(t.first_token_p50_ms),
+            first_token_p90_ms: rate(t.first_token_p90_ms),
+            tokens_per_s_p50: rate(t.tokens_per_s_p50),
+            cancelled: report.cancelled,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Type)]

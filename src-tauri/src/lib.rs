@@ -38,6 +38,8 @@ pub fn bindings() -> tauri_specta::Builder<tauri::Wry> {
             chat_messages,
             delete_chat,
             ask,
+            preread,
+            evaluate_answers,
             stop_answer,
             set_feedback,
             list_models,

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use crate::answer::{Answer, Answerer, AskOptions};
 use crate::error::{Error, Result};
+use crate::ingest::CancelFlag;
 
 /// One labelled question.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -210,6 +211,8 @@ pub struct QuestionOutcome {
     pub n_unsupported: usize,
     pub finish: String,
     pub prompt_tokens: i64,
+    /// Prompt tokens already in the model's cache (a pre-read's, or an earlier prompt's).
+    pub reused_tokens: i64,
     pub answer_tokens: i64,
     /// From the question to the first piece of text: retrieval, prompt, prefill, first token.
     pub first_token_ms: Option<f64>,
@@ -259,6 +262,8 @@ pub struct AnswerTotals {
     pub first_token_p90_ms: f64,
     pub answer_p50_ms: f64,
     pub prompt_tokens_p50: f64,
+    /// Answers that found at least 80 % of their prompt already read (pre-read).
+    pub n_mostly_reused: usize,
     pub tokens_per_s_p50: f64,
 }
 
@@ -268,6 +273,8 @@ pub struct AnswerReport {
     pub questions: Vec<QuestionOutcome>,
     pub off_topic: Vec<OffTopicOutcome>,
     pub totals: AnswerTotals,
+    /// Stopped before the end: the totals are of the questions asked.
+    pub cancelled: bool,
 }
 
 /// Progress of an evaluation: each outcome as it is scored.
@@ -294,13 +301,27 @@ fn covers(pages: (i64, i64), page: i64) -> bool {
     (pages.0..=pages.1).contains(&page)
 }
 
+/// What an evaluation asks besides the labelled questions, and how.
+#[derive(Debug, Clone, Default)]
+pub struct EvalPlan {
+    /// Questions the collection is not about, which must be refused.
+    pub off_topic: Vec<String>,
+    /// Pre-read each question first as a draft without its last `n` words
+    /// ([`Answerer::preread`], to the end), as if typed up to there and then finished and
+    /// sent: first-token times are then those after Enter. `Some(0)` pre-reads it whole.
+    pub preread: Option<usize>,
+    /// Checked between questions: a cancelled evaluation reports what it has scored.
+    pub cancel: CancelFlag,
+}
+
 /// Asks every question (each in a chat of its own, deleted afterwards, so the collection's
-/// history is left as it was) and scores the answers. `options.chat_id` is ignored.
+/// history is left as it was) and scores the answers, then the plan's off-topic questions.
+/// `options.chat_id` is ignored.
 pub async fn evaluate_answers(
     answerer: &Answerer,
     options: &AskOptions,
     items: &[QaItem],
-    off_topic: &[String],
+    plan: &EvalPlan,
     mut on_event: impl FnMut(AnswerEvalEvent<'_>),
 ) -> Result<AnswerReport> {
     let options = AskOptions {
@@ -314,6 +335,14 @@ pub async fn evaluate_answers(
 
     let mut questions = Vec::with_capacity(items.len());
     for item in items {
+        if plan.cancel.is_cancelled() {
+            break;
+        }
+        if let Some(n_words) = plan.preread {
+            answerer
+                .preread(&options, &draft_of(&item.question, n_words))
+                .await?;
+        }
         let (answer, answer_ms) = ask_once(answerer, &options, &item.question).await?;
         let m = &answer.message;
         let cited: Vec<(i64, i64)> = m.citations().into_iter().filter_map(pages).collect();
@@ -346,6 +375,7 @@ pub async fn evaluate_answers(
             n_unsupported: m.unsupported.len(),
             finish: m.finish.clone(),
             prompt_tokens: m.timings.prompt_tokens,
+            reused_tokens: m.timings.reused_tokens,
             answer_tokens: m.timings.answer_tokens,
             first_token_ms: m.timings.first_token_ms.map(|t| t + m.timings.retrieval_ms),
             answer_ms,
@@ -359,8 +389,12 @@ pub async fn evaluate_answers(
         });
     }
 
+    let off_topic = &plan.off_topic;
     let mut off = Vec::with_capacity(off_topic.len());
     for question in off_topic {
+        if plan.cancel.is_cancelled() {
+            break;
+        }
         let (answer, _) = ask_once(answerer, &options, question).await?;
         let m = &answer.message;
         off.push(OffTopicOutcome {
@@ -383,7 +417,18 @@ pub async fn evaluate_answers(
         questions,
         off_topic: off,
         totals,
+        cancelled: plan.cancel.is_cancelled(),
     })
+}
+
+/// `question` as typed up to its last `n_words` words (all of it when that would leave fewer
+/// than two).
+pub fn draft_of(question: &str, n_words: usize) -> String {
+    let words: Vec<&str> = question.split_whitespace().collect();
+    if words.len() < n_words + 2 {
+        return question.trim().to_owned();
+    }
+    words[..words.len() - n_words].join(" ")
 }
 
 async fn ask_once(
@@ -479,6 +524,9 @@ pub fn totals(
             questions.iter().map(|q| q.prompt_tokens as f64).collect(),
             0.5,
         ),
+        n_mostly_reused: count(&|q| {
+            q.prompt_tokens > 0 && q.reused_tokens * 5 >= q.prompt_tokens * 4
+        }),
         tokens_per_s_p50: percentile(questions.iter().map(|q| q.tokens_per_s).collect(), 0.5),
     }
 }

@@ -17,7 +17,11 @@ use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
-use super::{ChatMessage, Finish, Generation, Generator, Role, Sampling};
+use super::{ChatMessage, Finish, Generation, Generator, Progress, Role, Sampling};
+
+/// See [`LlamaEngine::prefill_step`]. Qwen 0.5B reads about 70 tokens/s on 2 cores, so a
+/// step is under a second; smaller steps cost prefill speed (docs/BENCHMARKS.md).
+const PREFILL_STEP: usize = 64;
 use crate::error::LlmError;
 
 /// One llama.cpp backend per process; initialising it twice fails.
@@ -168,13 +172,19 @@ impl<'m> LlamaEngine<'m> {
         }
     }
 
-    /// Decodes `tokens` after what the cache holds, in batches of at most `n_batch`
-    /// (llama.cpp aborts the process on larger ones). Returns false when cancelled.
-    fn prefill(&mut self, tokens: &[LlamaToken], cancel: &AtomicBool) -> Result<bool, LlmError> {
-        let n_batch = self.ctx.n_batch() as usize;
-        let mut batch = LlamaBatch::new(n_batch, 1);
-        let n_chunks = tokens.len().div_ceil(n_batch);
-        for (chunk_idx, chunk) in tokens.chunks(n_batch).enumerate() {
+    /// Decodes `tokens` after what the cache holds, [`PREFILL_STEP`] at a time, calling
+    /// `on_read` with the number decoded so far after each step. Returns false when
+    /// cancelled; what was decoded stays in the cache.
+    fn prefill(
+        &mut self,
+        tokens: &[LlamaToken],
+        cancel: &AtomicBool,
+        on_read: &mut dyn FnMut(usize),
+    ) -> Result<bool, LlmError> {
+        let step = self.prefill_step();
+        let mut batch = LlamaBatch::new(step, 1);
+        let n_chunks = tokens.len().div_ceil(step);
+        for (chunk_idx, chunk) in tokens.chunks(step).enumerate() {
             if cancel.load(Ordering::Relaxed) {
                 return Ok(false);
             }
@@ -190,8 +200,32 @@ impl<'m> LlamaEngine<'m> {
                 .decode(&mut batch)
                 .map_err(|e| LlmError::Decode(e.to_string()))?;
             self.cached.extend_from_slice(chunk);
+            on_read((chunk_idx * step + chunk.len()).min(tokens.len()));
         }
         Ok(true)
+    }
+
+    /// Tokens decoded per prefill batch: small enough that progress moves and a cancel (a
+    /// pre-read giving way to a real question) lands within a fraction of a second, never more
+    /// than the context's batch (llama.cpp aborts the process on larger ones).
+    fn prefill_step(&self) -> usize {
+        PREFILL_STEP.min(self.ctx.n_batch() as usize).max(1)
+    }
+
+    /// Drops from the cache whatever follows its longest common prefix with `tokens`, keeping
+    /// at most `limit` tokens; returns how many were kept.
+    fn keep_common_prefix(&mut self, tokens: &[LlamaToken], limit: usize) -> usize {
+        let mut n_keep = common_prefix(&self.cached, tokens).min(limit);
+        if self
+            .ctx
+            .kv_cache_seq_rm(0, Some(n_keep as u32), None)
+            .is_err()
+        {
+            self.ctx.clear_kv_cache();
+            n_keep = 0;
+        }
+        self.cached.truncate(n_keep);
+        n_keep
     }
 
     fn ensure_threads(&mut self, threads: usize) -> Result<(), LlmError> {
@@ -256,12 +290,32 @@ impl Generator for LlamaEngine<'_> {
         Ok(self.tokenize(&self.render(messages)?).len())
     }
 
+    fn preread(
+        &mut self,
+        messages: &[ChatMessage],
+        threads: usize,
+        cancel: &AtomicBool,
+    ) -> Result<usize, LlmError> {
+        self.ensure_threads(threads)?;
+        let tokens = self.tokenize(&self.render(messages)?);
+        if tokens.len() >= self.n_ctx {
+            return Err(LlmError::PromptTooLong {
+                n_tokens: tokens.len(),
+                n_ctx: self.n_ctx,
+            });
+        }
+        let n_keep = self.keep_common_prefix(&tokens, tokens.len());
+        self.prefill(&tokens[n_keep..], cancel, &mut |_| {})
+            .inspect_err(|_| self.cached.clear())?;
+        Ok(self.cached.len())
+    }
+
     fn generate(
         &mut self,
         messages: &[ChatMessage],
         sampling: &Sampling,
         cancel: &AtomicBool,
-        on_text: &mut dyn FnMut(&str),
+        on_progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Generation, LlmError> {
         let started = Instant::now();
         self.ensure_threads(sampling.threads)?;
@@ -274,16 +328,7 @@ impl Generator for LlamaEngine<'_> {
         }
         // Keep the longest common prefix of the cache; at least one token must be decoded
         // again to get logits for the first answer token.
-        let mut n_keep = common_prefix(&self.cached, &tokens).min(tokens.len() - 1);
-        if self
-            .ctx
-            .kv_cache_seq_rm(0, Some(n_keep as u32), None)
-            .is_err()
-        {
-            self.ctx.clear_kv_cache();
-            n_keep = 0;
-        }
-        self.cached.truncate(n_keep);
+        let n_keep = self.keep_common_prefix(&tokens, tokens.len() - 1);
         let mut generation = Generation {
             text: String::new(),
             finish: Finish::Cancelled,
@@ -294,7 +339,17 @@ impl Generator for LlamaEngine<'_> {
             first_token_ms: None,
             generation_ms: 0.0,
         };
-        let prefilled = self.prefill(&tokens[n_keep..], cancel);
+        let total = tokens.len();
+        on_progress(Progress::Reading {
+            done: n_keep,
+            total,
+        });
+        let prefilled = self.prefill(&tokens[n_keep..], cancel, &mut |read| {
+            on_progress(Progress::Reading {
+                done: n_keep + read,
+                total,
+            })
+        });
         generation.prompt_ms = ms_since(started);
         if !prefilled.inspect_err(|_| self.cached.clear())? {
             return Ok(generation);
@@ -326,7 +381,7 @@ impl Generator for LlamaEngine<'_> {
         let mut held = String::new();
         let mut piece = Vec::new();
         let mut batch = LlamaBatch::new(1, 1);
-        let mut logits_idx = ((tokens.len() - n_keep - 1) % self.ctx.n_batch() as usize) as i32;
+        let mut logits_idx = ((tokens.len() - n_keep - 1) % self.prefill_step()) as i32;
         let gen_started = Instant::now();
         let mut emit = |text: &str, generation: &mut Generation| {
             if text.is_empty() {
@@ -336,7 +391,7 @@ impl Generator for LlamaEngine<'_> {
                 .first_token_ms
                 .get_or_insert_with(|| ms_since(started));
             generation.text.push_str(text);
-            on_text(text);
+            on_progress(Progress::Text(text));
         };
         generation.finish = loop {
             let tok = sampler.sample(&self.ctx, logits_idx);

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 
 pub use llama::{EngineSettings, LlamaEngine, Utf8Stream, render_fallback};
 pub use repetition::repeat_start;
-pub use worker::{AnswerStream, LlmWorker};
+pub use worker::{AnswerStream, LlmWorker, Piece, Preread};
 
 use crate::error::LlmError;
 
@@ -101,6 +101,16 @@ impl Generation {
     }
 }
 
+/// What a generation reports while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress<'a> {
+    /// `done` of the prompt's `total` tokens have been read; tokens whose keys and values were
+    /// already in the cache count as read at once. Sent before the first text.
+    Reading { done: usize, total: usize },
+    /// The next piece of the answer, valid UTF-8.
+    Text(&'a str),
+}
+
 /// Something that turns chat messages into text. Implemented by llama.cpp below; tests of the
 /// answer pipeline may use a scripted one.
 pub trait Generator {
@@ -110,15 +120,29 @@ pub trait Generator {
     /// Tokens the messages take once rendered with the chat template, the assistant's header
     /// included.
     fn count_tokens(&mut self, messages: &[ChatMessage]) -> Result<usize, LlmError>;
-    /// Generates the assistant's reply, calling `on_text` with each piece of valid UTF-8 as it
-    /// is decoded. Checks `cancel` between tokens.
+    /// Generates the assistant's reply, reporting how far the prompt has been read and then
+    /// each piece of text as it is decoded. Checks `cancel` between tokens.
     fn generate(
         &mut self,
         messages: &[ChatMessage],
         sampling: &Sampling,
         cancel: &AtomicBool,
-        on_text: &mut dyn FnMut(&str),
+        on_progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Generation, LlmError>;
+
+    /// Reads `messages` into the model's cache without answering, so that a prompt starting
+    /// with the same tokens later only reads what differs (the pre-read while a question is
+    /// typed). Stops between batches when `cancel` is set, keeping what was read. Returns the
+    /// prompt tokens now in the cache. Generators without a cache read nothing.
+    fn preread(
+        &mut self,
+        messages: &[ChatMessage],
+        threads: usize,
+        cancel: &AtomicBool,
+    ) -> Result<usize, LlmError> {
+        let _ = (messages, threads, cancel);
+        Ok(0)
+    }
 }
 
 /// Decoding threads when the user has not chosen: all cores when the machine is quiet, half

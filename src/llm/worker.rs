@@ -1,11 +1,13 @@
 //! [`LlmWorker`]: the thread that owns a [`Generator`]; prompts are fitted and answered there,
 //! one request at a time, with text streamed back over a channel.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{EngineSettings, Generation, Generator, LlamaEngine};
+use super::{EngineSettings, Generation, Generator, LlamaEngine, Progress};
 use crate::error::LlmError;
 use crate::llm::Sampling;
 use crate::prompt::{self, FittedPrompt, Prompt, PromptDefaults};
@@ -26,10 +28,35 @@ enum Request {
     Answer {
         prompt: Box<Prompt>,
         sampling: Sampling,
-        cancel: std::sync::Arc<AtomicBool>,
-        pieces: mpsc::UnboundedSender<String>,
+        cancel: Arc<AtomicBool>,
+        pieces: mpsc::UnboundedSender<Piece>,
         reply: oneshot::Sender<Result<(FittedPrompt, Generation), LlmError>>,
     },
+    /// Fit the prompt as `Answer` would and read it into the cache without answering.
+    Preread {
+        prompt: Box<Prompt>,
+        reserve: usize,
+        threads: usize,
+        cancel: Arc<AtomicBool>,
+        reply: oneshot::Sender<Result<Preread, LlmError>>,
+    },
+}
+
+/// What a pre-read left in the model's cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preread {
+    /// Passages of the prompt that fitted (and were read, unless cancelled).
+    pub n_passages: usize,
+    pub n_prompt_tokens: usize,
+    /// Tokens now in the cache: the whole prompt, or less when the pre-read was cancelled.
+    pub n_cached_tokens: usize,
+}
+
+/// What an answer's stream carries, owned ([`Progress`] borrowed across the channel).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Reading { done: usize, total: usize },
+    Text(String),
 }
 
 /// A thread that owns a loaded model; cheap to clone. Requests run one at a time, in order.
@@ -40,6 +67,11 @@ pub struct LlmWorker {
     n_ctx: usize,
     model_template: bool,
     prompt_defaults: &'static PromptDefaults,
+    /// The cancel flag of the latest pre-read: every other request sets it first, so a
+    /// pre-read never delays a real question by more than one prefill step.
+    preread_cancel: Arc<Mutex<Arc<AtomicBool>>>,
+    /// When the latest pre-read started or ended, and on how many threads.
+    last_preread: Arc<Mutex<Option<(Instant, usize)>>>,
 }
 
 impl std::fmt::Debug for LlmWorker {
@@ -54,18 +86,25 @@ impl std::fmt::Debug for LlmWorker {
 /// A streamed answer: pieces of text as they are decoded, then the result.
 #[derive(Debug)]
 pub struct AnswerStream {
-    pub pieces: mpsc::UnboundedReceiver<String>,
+    pub pieces: mpsc::UnboundedReceiver<Piece>,
     pub result: oneshot::Receiver<Result<(FittedPrompt, Generation), LlmError>>,
 }
 
 impl AnswerStream {
-    /// Waits for the end of the answer, passing each piece to `on_piece` first.
+    /// Waits for the end of the answer, passing on the reading progress and each piece of
+    /// text first.
     pub async fn finish(
         mut self,
-        mut on_piece: impl FnMut(&str),
+        mut on_progress: impl FnMut(Progress<'_>),
     ) -> Result<(FittedPrompt, Generation), LlmError> {
         while let Some(piece) = self.pieces.recv().await {
-            on_piece(&piece);
+            on_progress(match &piece {
+                Piece::Reading { done, total } => Progress::Reading {
+                    done: *done,
+                    total: *total,
+                },
+                Piece::Text(text) => Progress::Text(text),
+            });
         }
         self.result.await.map_err(|_| LlmError::WorkerGone)?
     }
@@ -142,7 +181,69 @@ impl LlmWorker {
             n_ctx,
             model_template,
             prompt_defaults: &prompt::GENERIC_DEFAULTS,
+            preread_cancel: Arc::default(),
+            last_preread: Arc::default(),
         })
+    }
+
+    /// Stops the running pre-read (if any) at its next prefill step.
+    fn interrupt_preread(&self) {
+        if let Ok(flag) = self.preread_cancel.lock() {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Sends a request other than a pre-read, which gives way to it.
+    fn send(&self, request: Request) -> Result<(), LlmError> {
+        self.interrupt_preread();
+        self.requests
+            .send(request)
+            .map_err(|_| LlmError::WorkerGone)
+    }
+
+    /// Fits `prompt` as [`LlmWorker::answer`] would (leaving `reserve` tokens) and reads it
+    /// into the model's cache on `threads` threads, so an answer whose prompt starts the same
+    /// way only reads the rest. Replaces (cancels) the previous pre-read; any other request
+    /// cancels this one, keeping what it read.
+    pub async fn preread(
+        &self,
+        prompt: Prompt,
+        reserve: usize,
+        threads: usize,
+    ) -> Result<Preread, LlmError> {
+        self.note_preread(threads);
+        let cancel = Arc::new(AtomicBool::new(false));
+        if let Ok(mut slot) = self.preread_cancel.lock() {
+            slot.store(true, Ordering::Relaxed);
+            *slot = cancel.clone();
+        }
+        let (reply, rx) = oneshot::channel();
+        self.requests
+            .send(Request::Preread {
+                prompt: Box::new(prompt),
+                reserve,
+                threads,
+                cancel,
+                reply,
+            })
+            .map_err(|_| LlmError::WorkerGone)?;
+        let result = rx.await.map_err(|_| LlmError::WorkerGone)?;
+        self.note_preread(threads);
+        result
+    }
+
+    fn note_preread(&self, threads: usize) {
+        if let Ok(mut last) = self.last_preread.lock() {
+            *last = Some((Instant::now(), threads));
+        }
+    }
+
+    /// The threads of the latest pre-read, if it ran within `hold`: a request on other
+    /// threads gets a new context with an empty cache, losing what was pre-read.
+    pub fn recent_preread_threads(&self, hold: Duration) -> Option<usize> {
+        let last = *self.last_preread.lock().ok()?;
+        last.filter(|(at, _)| at.elapsed() < hold)
+            .map(|(_, threads)| threads)
     }
 
     /// The instruction and output indicator a collection uses with this model unless it has
@@ -168,13 +269,11 @@ impl LlmWorker {
     /// Fits a prompt into the context, leaving `reserve` tokens for the answer.
     pub async fn fit(&self, prompt: Prompt, reserve: usize) -> Result<FittedPrompt, LlmError> {
         let (reply, rx) = oneshot::channel();
-        self.requests
-            .send(Request::Fit {
-                prompt: Box::new(prompt),
-                reserve,
-                reply,
-            })
-            .map_err(|_| LlmError::WorkerGone)?;
+        self.send(Request::Fit {
+            prompt: Box::new(prompt),
+            reserve,
+            reply,
+        })?;
         rx.await.map_err(|_| LlmError::WorkerGone)?
     }
 
@@ -185,13 +284,11 @@ impl LlmWorker {
         sampling: Sampling,
     ) -> Result<Generation, LlmError> {
         let (reply, rx) = oneshot::channel();
-        self.requests
-            .send(Request::Complete {
-                messages,
-                sampling,
-                reply,
-            })
-            .map_err(|_| LlmError::WorkerGone)?;
+        self.send(Request::Complete {
+            messages,
+            sampling,
+            reply,
+        })?;
         rx.await.map_err(|_| LlmError::WorkerGone)?
     }
 
@@ -201,19 +298,17 @@ impl LlmWorker {
         &self,
         prompt: Prompt,
         sampling: Sampling,
-        cancel: std::sync::Arc<AtomicBool>,
+        cancel: Arc<AtomicBool>,
     ) -> Result<AnswerStream, LlmError> {
         let (pieces_tx, pieces) = mpsc::unbounded_channel();
         let (reply, result) = oneshot::channel();
-        self.requests
-            .send(Request::Answer {
-                prompt: Box::new(prompt),
-                sampling,
-                cancel,
-                pieces: pieces_tx,
-                reply,
-            })
-            .map_err(|_| LlmError::WorkerGone)?;
+        self.send(Request::Answer {
+            prompt: Box::new(prompt),
+            sampling,
+            cancel,
+            pieces: pieces_tx,
+            reply,
+        })?;
         Ok(AnswerStream { pieces, result })
     }
 }
@@ -262,6 +357,26 @@ fn serve(generator: &mut dyn Generator, requests: std::sync::mpsc::Receiver<Requ
                 let never = AtomicBool::new(false);
                 let _ = reply.send(generator.generate(&messages, &sampling, &never, &mut |_| {}));
             }
+            Request::Preread {
+                prompt,
+                reserve,
+                threads,
+                cancel,
+                reply,
+            } => {
+                let budget = generator.n_ctx().saturating_sub(reserve);
+                let result = prompt::fit(&prompt, budget, |m| generator.count_tokens(m)).and_then(
+                    |fitted| {
+                        let n_cached = generator.preread(&fitted.messages, threads, &cancel)?;
+                        Ok(Preread {
+                            n_passages: fitted.n_passages,
+                            n_prompt_tokens: fitted.n_tokens,
+                            n_cached_tokens: n_cached,
+                        })
+                    },
+                );
+                let _ = reply.send(result);
+            }
             Request::Answer {
                 prompt,
                 sampling,
@@ -276,8 +391,13 @@ fn serve(generator: &mut dyn Generator, requests: std::sync::mpsc::Receiver<Requ
                             &fitted.messages,
                             &sampling,
                             &cancel,
-                            &mut |piece| {
-                                let _ = pieces.send(piece.to_owned());
+                            &mut |progress| {
+                                let _ = pieces.send(match progress {
+                                    Progress::Reading { done, total } => {
+                                        Piece::Reading { done, total }
+                                    }
+                                    Progress::Text(text) => Piece::Text(text.to_owned()),
+                                });
                             },
                         )?;
                         Ok((fitted, generation))

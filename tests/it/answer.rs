@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use lectern::answer::{Answerer, AskOptions, LlmSettings};
-use lectern::llm::{ChatMessage, Finish, Generation, Generator, LlmWorker, Sampling};
+use lectern::answer::{Answerer, AskEvent, AskOptions, LlmSettings};
+use lectern::llm::{ChatMessage, Finish, Generation, Generator, LlmWorker, Progress, Sampling};
 use lectern::prompt::{self, Prompt, PromptPassage, Turn};
 use lectern::{Library, LlmError, Paths};
 
@@ -171,7 +171,7 @@ impl Generator for Scripted {
         messages: &[ChatMessage],
         sampling: &Sampling,
         cancel: &AtomicBool,
-        on_text: &mut dyn FnMut(&str),
+        on_progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Generation, LlmError> {
         *self.sent.lock().expect("lock") = messages.to_vec();
         let mut text = String::new();
@@ -182,7 +182,7 @@ impl Generator for Scripted {
                 break;
             }
             text.push_str(word);
-            on_text(word);
+            on_progress(Progress::Text(word));
             // As slow as a small model, so a stop requested while reading the stream lands.
             std::thread::sleep(std::time::Duration::from_millis(30));
         }
@@ -237,7 +237,11 @@ async fn citations_map_to_pages_and_history_and_feedback_survive_a_restart() {
             &options("Papers", None),
             QUESTION,
             Arc::new(AtomicBool::new(false)),
-            |p| streamed.push_str(p),
+            |event| {
+                if let AskEvent::Text(p) = event {
+                    streamed.push_str(p)
+                }
+            },
         )
         .await
         .expect("answer");
@@ -391,8 +395,10 @@ async fn stopping_keeps_the_partial_answer() {
     let flag = cancel.clone();
     let mut n = 0;
     let answer = answerer
-        .ask(&options("Lights", None), "Count?", cancel, |_| {
-            n += 1;
+        .ask(&options("Lights", None), "Count?", cancel, |event| {
+            if let AskEvent::Text(_) = event {
+                n += 1;
+            }
             if n == 2 {
                 flag.store(true, Ordering::Relaxed);
             }
@@ -808,9 +814,16 @@ async fn a_question_the_collection_is_not_about_is_answered_without_the_model() 
         async move {
             let mut streamed = String::new();
             let answer = answerer
-                .ask(&options, question, Arc::new(AtomicBool::new(false)), |p| {
-                    streamed.push_str(p)
-                })
+                .ask(
+                    &options,
+                    question,
+                    Arc::new(AtomicBool::new(false)),
+                    |event| {
+                        if let AskEvent::Text(p) = event {
+                            streamed.push_str(p)
+                        }
+                    },
+                )
                 .await
                 .expect("answer");
             (answer, streamed)
@@ -842,4 +855,152 @@ async fn a_question_the_collection_is_not_about_is_answered_without_the_model() 
             "{question}"
         );
     }
+}
+
+/// Three documents on three subjects, so each question retrieves a passage of its own.
+const LIGHTHOUSE_PAGES: [&str; 3] = [
+    "The lamp of the lighthouse is cleaned every morning, and the keeper trims the wick of \
+     the lamp every four hours through the night so that the flame burns clear and bright.",
+    "In fog the station sounds its horn: two blasts every thirty seconds, heard five miles \
+     out to sea, from a compressed air siren in the engine house below the tower.",
+    "The keeper is paid forty pounds a year, with a cottage, coal for the winter and a boat \
+     to row to the mainland on Sundays, when the assistant keeper takes the watch.",
+];
+
+/// The pre-read never decides what an answer reads. After a draft that retrieves another
+/// page, the answer quotes exactly what its own retrieval returned and reuses only the
+/// start the two prompts share; after a pre-read of the question itself, the answer only
+/// decodes its last prompt token; and a real question cuts a running pre-read short.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preread_draft_with_other_passages_never_reaches_the_answer() {
+    let t = TestLibrary::new().await;
+    let col = t.collection("Lights").await;
+    let files: Vec<_> = ["lamp.pdf", "fog.pdf", "pay.pdf"]
+        .iter()
+        .zip(LIGHTHOUSE_PAGES)
+        .map(|(name, page)| t.write(name, text_pdf(&[page])))
+        .collect();
+    let report = t.ingest(col, &files, None).await;
+    for file in &report.files {
+        assert_eq!(file.error.as_ref().map(|e| e.to_string()), None);
+    }
+    let answerer = Answerer::new(
+        t.library.db().clone(),
+        t.retriever(),
+        crate::llm::worker(2048),
+    );
+    let options = AskOptions {
+        k: 1,
+        sampling: Sampling {
+            max_tokens: 16,
+            ..crate::llm::greedy(16)
+        },
+        ..options("Lights", None)
+    };
+    let question = "How often does the keeper trim the wick of the lamp?";
+    let draft = "How loud is the fog horn and how far out to sea is it heard";
+
+    let preread = answerer
+        .preread(&options, draft)
+        .await
+        .expect("pre-read")
+        .expect("the draft is about the collection");
+    assert_eq!(preread.n_passages, 1);
+    assert_eq!(preread.n_cached_tokens, preread.n_prompt_tokens);
+
+    let mut sources = Vec::new();
+    let answer = answerer
+        .ask(
+            &options,
+            question,
+            Arc::new(AtomicBool::new(false)),
+            |event| {
+                if let AskEvent::Sources(passages) = event {
+                    sources = passages.iter().map(|p| p.chunk_id).collect();
+                }
+            },
+        )
+        .await
+        .expect("answer");
+    let m = &answer.message;
+    let own = t
+        .retriever()
+        .search(col, question, 1, lectern::retrieve::SearchMode::Hybrid)
+        .await
+        .expect("search");
+    let stored: Vec<i64> = m.passages.iter().map(|p| p.chunk_id).collect();
+    assert_eq!(
+        stored,
+        vec![own[0].chunk_id],
+        "the answer's passages are its own"
+    );
+    assert_eq!(sources, stored, "the sources event lists the same passages");
+    assert_eq!(m.passages[0].document, "lamp.pdf");
+    assert!(
+        m.prompt_user.contains("trims the wick"),
+        "{}",
+        m.prompt_user
+    );
+    assert!(!m.prompt_user.contains("fog"), "{}", m.prompt_user);
+    let (reused, total) = (m.timings.reused_tokens, m.timings.prompt_tokens);
+    assert!(reused > 0, "the instruction is shared");
+    assert!(
+        reused + 30 < total,
+        "only the shared start is reused: {reused} of {total}"
+    );
+
+    // The question itself pre-read: the answer decodes one token of its prompt.
+    let fresh = AskOptions {
+        chat_id: None,
+        ..options.clone()
+    };
+    answerer
+        .preread(&fresh, question)
+        .await
+        .expect("pre-read")
+        .expect("about the collection");
+    let again = answerer
+        .ask(&fresh, question, Arc::new(AtomicBool::new(false)), |_| {})
+        .await
+        .expect("answer");
+    let timings = &again.message.timings;
+    assert_eq!(timings.reused_tokens, timings.prompt_tokens - 1);
+    assert_eq!(again.message.passages[0].chunk_id, own[0].chunk_id);
+
+    // A real question does not wait for a pre-read to finish: it is cut short. A model of
+    // its own, so the test can see when this pre-read has been sent.
+    let answerer = Answerer::new(
+        t.library.db().clone(),
+        t.retriever(),
+        crate::llm::worker(2048),
+    );
+    let long = AskOptions { k: 3, ..fresh };
+    let reader = answerer.clone();
+    let draft_options = long.clone();
+    let running = tokio::spawn(async move {
+        reader
+            .preread(
+                &draft_options,
+                "What is the keeper paid, and what else does he get?",
+            )
+            .await
+    });
+    let hold = std::time::Duration::from_secs(600);
+    while answerer.llm().recent_preread_threads(hold).is_none() {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    answerer
+        .ask(&long, question, Arc::new(AtomicBool::new(false)), |_| {})
+        .await
+        .expect("answer");
+    let cut = running
+        .await
+        .expect("join")
+        .expect("pre-read")
+        .expect("about the collection");
+    assert!(
+        cut.n_cached_tokens < cut.n_prompt_tokens,
+        "the pre-read gave way: {cut:?}"
+    );
 }

@@ -93,7 +93,7 @@ impl lectern::llm::Generator for Keyed {
         messages: &[lectern::llm::ChatMessage],
         _sampling: &lectern::llm::Sampling,
         _cancel: &std::sync::atomic::AtomicBool,
-        on_text: &mut dyn FnMut(&str),
+        on_progress: &mut dyn FnMut(lectern::llm::Progress<'_>),
     ) -> Result<lectern::llm::Generation, lectern::LlmError> {
         let asked = messages.last().map_or("", |m| m.content.as_str());
         let question = asked
@@ -105,7 +105,7 @@ impl lectern::llm::Generator for Keyed {
             .iter()
             .find(|(key, _)| question.contains(key))
             .map_or("", |(_, reply)| reply);
-        on_text(reply);
+        on_progress(lectern::llm::Progress::Text(reply));
         Ok(lectern::llm::Generation {
             text: reply.into(),
             finish: lectern::llm::Finish::EndOfText,
@@ -179,10 +179,13 @@ async fn answer_evaluation_scores_a_hand_made_set() {
             2,
         ),
     ];
-    let off_topic = [
-        "How do I fit a regression in R?".to_owned(),
-        "What is a lambda in C++?".to_owned(),
-    ];
+    let plan = lectern::eval::answers::EvalPlan {
+        off_topic: vec![
+            "How do I fit a regression in R?".to_owned(),
+            "What is a lambda in C++?".to_owned(),
+        ],
+        ..Default::default()
+    };
     // The scripted model answers every question: the relevance check would stand in for it.
     let options = AskOptions {
         k: 3,
@@ -190,7 +193,7 @@ async fn answer_evaluation_scores_a_hand_made_set() {
         ..AskOptions::new(&LlmSettings::default(), "Handbook", None)
     };
     let mut events = 0;
-    let report = evaluate_answers(&answerer, &options, &items, &off_topic, |_| events += 1)
+    let report = evaluate_answers(&answerer, &options, &items, &plan, |_| events += 1)
         .await
         .expect("evaluate");
     assert_eq!(events, 4);
@@ -223,4 +226,17 @@ async fn answer_evaluation_scores_a_hand_made_set() {
     assert_eq!(totals.prompt_tokens_p50, 100.0);
     // The evaluation's chats are deleted: the collection's history is as it was.
     assert!(t.library.db().chats(col).await.expect("chats").is_empty());
+    assert!(!report.cancelled);
+
+    // A cancelled evaluation stops between questions and says so.
+    let cancelled = lectern::eval::answers::EvalPlan {
+        cancel: lectern::ingest::CancelFlag::default(),
+        ..plan.clone()
+    };
+    cancelled.cancel.cancel();
+    let report = evaluate_answers(&answerer, &options, &items, &cancelled, |_| {})
+        .await
+        .expect("evaluate");
+    assert!(report.cancelled);
+    assert!(report.questions.is_empty() && report.off_topic.is_empty());
 }

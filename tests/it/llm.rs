@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use lectern::gguf;
-use lectern::llm::{EngineSettings, Finish, LlmWorker, Sampling, Utf8Stream};
+use lectern::llm::{EngineSettings, Finish, LlmWorker, Progress, Sampling, Utf8Stream};
 use lectern::prompt::{self, Prompt, PromptPassage, Turn};
 
 use crate::support::models_dir;
@@ -113,10 +113,23 @@ async fn answers_stream_in_order_and_stop_within_one_token() {
         )
         .expect("start");
     let mut pieces = Vec::new();
+    let mut reading = Vec::new();
     let (fitted, generation) = stream
-        .finish(|p| pieces.push(p.to_owned()))
+        .finish(|p| match p {
+            Progress::Reading { done, total } => {
+                assert!(pieces.is_empty(), "reading is reported before the text");
+                reading.push((done, total));
+            }
+            Progress::Text(text) => pieces.push(text.to_owned()),
+        })
         .await
         .expect("answer");
+    // The prompt's reading is reported from the cache's share up to the whole prompt.
+    let total = generation.n_prompt_tokens;
+    assert!(reading.len() >= 2, "{reading:?}");
+    assert!(reading.iter().all(|&(_, t)| t == total), "{reading:?}");
+    assert!(reading.windows(2).all(|w| w[0].0 < w[1].0), "{reading:?}");
+    assert_eq!(reading.last(), Some(&(total, total)));
     assert_eq!(fitted.n_passages, 2);
     assert!(pieces.len() > 3, "{pieces:?}");
     assert_eq!(
@@ -141,7 +154,11 @@ async fn answers_stream_in_order_and_stop_within_one_token() {
         )
         .expect("start");
     let (_, stopped) = stream
-        .finish(|_| cancel.store(true, Ordering::Relaxed))
+        .finish(|p| {
+            if let Progress::Text(_) = p {
+                cancel.store(true, Ordering::Relaxed)
+            }
+        })
         .await
         .expect("answer");
     assert_eq!(stopped.finish, Finish::Cancelled);
@@ -205,7 +222,11 @@ async fn a_looping_answer_is_cut_at_its_first_repeat_and_stop_strings_end_it() {
         stop: vec![stop.clone()],
         ..greedy(60)
     })
-    .finish(|p| streamed.push_str(p))
+    .finish(|p| {
+        if let Progress::Text(p) = p {
+            streamed.push_str(p)
+        }
+    })
     .await
     .expect("answer");
     assert_eq!(stopped.finish, Finish::EndOfText, "{stopped:?}");
@@ -350,7 +371,11 @@ async fn fitted_prompts_never_exceed_the_context_and_keep_whole_passages() {
             let (_, generation) = llm
                 .answer(prompt, greedy(reserve), cancel.clone())
                 .expect("start")
-                .finish(|_| cancel.store(true, Ordering::Relaxed))
+                .finish(|p| {
+                    if let Progress::Text(_) = p {
+                        cancel.store(true, Ordering::Relaxed)
+                    }
+                })
                 .await
                 .expect("generation fits");
             assert!(generation.n_prompt_tokens + reserve <= n_ctx);

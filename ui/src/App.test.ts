@@ -61,7 +61,7 @@ it("Esc stops the answer being written", async () => {
   );
   render(App);
   await settled();
-  chat.pending = { question: "q", text: "partial", askId: 12, stopRequested: false };
+  chat.pending = { question: "q", text: "partial", askId: 12, stopRequested: false, sources: [], reading: null };
   await fireEvent.keyDown(window, { key: "Escape" });
   expect(stops).toEqual([{ askId: 12 }]);
   chat.pending = null;

@@ -4,7 +4,7 @@ use std::io::{BufRead, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use lectern::answer::{Answerer, AskOptions, LlmSettings, SETTING_KEYS};
+use lectern::answer::{Answerer, AskEvent, AskOptions, LlmSettings, SETTING_KEYS};
 use lectern::models::{self, DownloadProgress};
 use lectern::{Error, Library, LlmError};
 
@@ -30,7 +30,11 @@ async fn ask_one(
     let cancel = Arc::new(AtomicBool::new(false));
     let watcher = cancel_on_ctrl_c(&cancel);
     let answer = answerer
-        .ask(options, question, cancel, |piece| out.answer_piece(piece))
+        .ask(options, question, cancel, |event| match event {
+            AskEvent::Sources(_) => {}
+            AskEvent::Reading { done, total } => out.reading(done, total),
+            AskEvent::Text(piece) => out.answer_piece(piece),
+        })
         .await;
     watcher.abort();
     answer
@@ -195,6 +199,8 @@ pub struct AnswerEval<'a> {
     /// A file of off-topic questions, `none`, or `None` for the built-in ones.
     pub off_topic: Option<&'a str>,
     pub k: Option<usize>,
+    /// Pre-read each question without its last N words before asking it.
+    pub preread: Option<usize>,
 }
 
 pub async fn eval_answers(library: &Library, e: AnswerEval<'_>, out: &Out) -> Result<(), Error> {
@@ -228,22 +234,23 @@ pub async fn eval_answers(library: &Library, e: AnswerEval<'_>, out: &Out) -> Re
         answerer.llm().model_name(),
         options.k
     ));
-    let report =
-        answers::evaluate_answers(
-            &answerer,
-            &options,
-            &items,
-            &off_topic,
-            |event| match event {
-                AnswerEvalEvent::Question { done, of, outcome } => {
-                    out.eval_question(done, of, outcome)
-                }
-                AnswerEvalEvent::OffTopic { done, of, outcome } => {
-                    out.eval_off_topic(done, of, outcome)
-                }
-            },
-        )
-        .await?;
+    let report = answers::evaluate_answers(
+        &answerer,
+        &options,
+        &items,
+        &answers::EvalPlan {
+            off_topic,
+            preread: e.preread,
+            ..Default::default()
+        },
+        |event| match event {
+            AnswerEvalEvent::Question { done, of, outcome } => out.eval_question(done, of, outcome),
+            AnswerEvalEvent::OffTopic { done, of, outcome } => {
+                out.eval_off_topic(done, of, outcome)
+            }
+        },
+    )
+    .await?;
     out.eval_answers_report(&report, options.k);
     Ok(())
 }

@@ -101,6 +101,11 @@ enum Command {
         /// Passages to retrieve; default 10 for retrieval, the `retrieval.k` setting for answers
         #[arg(long)]
         k: Option<usize>,
+        /// With --answers: pre-read each question as a draft without its last N words (as the
+        /// app does while a question is typed), then ask it; first-token times are then those
+        /// after Enter. 0 pre-reads the whole question
+        #[arg(long, value_name = "N", requires = "answers")]
+        preread: Option<usize>,
         /// Search mode; repeat it, or say `all`, to compare modes over one indexing
         #[arg(long, value_enum, default_values_t = [EvalMode::Hybrid])]
         mode: Vec<EvalMode>,
@@ -379,6 +384,7 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             seed,
             off_topic,
             k,
+            preread,
             ..
         } => {
             let collection = collection.unwrap_or_default();
@@ -392,6 +398,7 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
                     seed,
                     off_topic: off_topic.as_deref(),
                     k,
+                    preread,
                 },
                 out,
             )

@@ -34,6 +34,22 @@ export const commands = {
 	 *  answer with its passages is returned at the end, also when stopped.
 	 */
 	ask: (collection: string, chatId: number | null, question: string, onEvent: Channel<AnswerEvent>) => typedError<MessageView, IpcError>(__TAURI_INVOKE("ask", { collection, chatId, question, onEvent })),
+	/**
+	 *  Reads the prompt of a question still being typed (`draft`) into the model's cache, so
+	 *  that the answer starts sooner if the question sent retrieves the same passages. Returns
+	 *  whether anything was read (false for a draft no passage is close to). The first pre-read
+	 *  loads the models, which the first answer would otherwise wait for.
+	 */
+	preread: (collection: string, chatId: number | null, draft: string) => typedError<boolean, IpcError>(__TAURI_INVOKE("preread", { collection, chatId, draft })),
+	/**
+	 *  Asks a collection the questions of a labelled set (JSON Lines with question, answer and
+	 *  pdf_page: the layout `lectern eval --answers` reads), `n` of them picked at random (fixed
+	 *  seed; all when `null`), then the built-in off-topic questions, and scores the answers with
+	 *  the settings in use. Progress streams through `on_event` (first [`EvalEvent::Started`]
+	 *  with the id [`cancel_job`] takes, which stops it between questions with the figures so
+	 *  far). The evaluation's chats are deleted.
+	 */
+	evaluateAnswers: (collection: string, qaPath: string, n: number | null, onEvent: Channel<EvalEvent>) => typedError<AnswerEvalView, IpcError>(__TAURI_INVOKE("evaluate_answers", { collection, qaPath, n, onEvent })),
 	/**  Stops an answer within one token; false when it has already finished. */
 	stopAnswer: (askId: number) => __TAURI_INVOKE<boolean>("stop_answer", { askId }),
 	/**  Rates an answer +1 or -1, with an optional comment; rating again replaces. */
@@ -83,10 +99,44 @@ export const events = {
 };
 
 /* Types */
+/**
+ *  An answer evaluation's totals, as `lectern eval --answers` prints them. Rates are `None`
+ *  when no question applies.
+ */
+export type AnswerEvalView = {
+	model: string,
+	k: number,
+	n_questions: number,
+	n_with_page: number,
+	gold_page_cited: number | null,
+	gold_page_in_sources: number | null,
+	/**  Content-word recall of the gold answer's first sentence, and F1 against it whole. */
+	recall: number | null,
+	f1: number | null,
+	n_echoes: number,
+	n_without_words: number,
+	/**  On-topic questions answered "not in the documents". */
+	n_refused: number,
+	n_off_topic: number,
+	off_topic_refused: number | null,
+	first_token_p50_ms: number | null,
+	first_token_p90_ms: number | null,
+	tokens_per_s_p50: number | null,
+	/**  Stopped before the end: the figures are of the questions asked. */
+	cancelled: boolean,
+};
+
 /**  Streamed to the asking view while an answer is written. */
 export type AnswerEvent = 
 /**  First, at once: the id `stop_answer` takes. */
-{ kind: "started"; ask_id: number } | { kind: "piece"; text: string };
+{ kind: "started"; ask_id: number } | 
+/**
+ *  Retrieval is done: the passages the model is about to read (before the answer's own
+ *  list, which keeps only those that fitted the context and marks the cited ones).
+ */
+{ kind: "sources"; passages: PassageView[] } | 
+/**  The model has read `done` of the prompt's `total` tokens; sent until the first text. */
+{ kind: "reading"; done: number; total: number } | { kind: "piece"; text: string };
 
 /**  What the app needs before it can work, shown on first run. */
 export type AppStatus = {
@@ -154,6 +204,17 @@ export type EmbeddingView = {
 
 /**  The cases the UI branches on; everything else is `other` with its message. */
 export type ErrorCode = "not_found" | "already_exists" | "invalid_input" | "password_required" | "wrong_password" | "model_missing" | "model_invalid" | "cancelled" | "other";
+
+/**  Streamed while an answer evaluation runs. */
+export type EvalEvent = 
+/**  First, once the set is read: the id `cancel_job` takes, and how many questions follow. */
+{ kind: "started"; job_id: number; n_questions: number; n_off_topic: number } | 
+/**  A labelled question answered and scored. */
+{ kind: "question"; done: number; of: number; question: string; 
+/**  `None` for a question without a gold page. */
+gold_page_cited: boolean | null } | 
+/**  An off-topic question answered: it should be refused. */
+{ kind: "off_topic"; done: number; of: number; question: string; refused: boolean };
 
 export type FeedbackView = {
 	/**  +1 or -1. */

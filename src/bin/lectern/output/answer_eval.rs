@@ -112,5 +112,11 @@ impl Out {
             t.prompt_tokens_p50,
             t.tokens_per_s_p50
         );
+        if t.n_mostly_reused > 0 {
+            println!(
+                "  answers with at least 80 % of the prompt already read (pre-read)  {}",
+                t.n_mostly_reused
+            );
+        }
     }
 }

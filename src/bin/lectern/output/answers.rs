@@ -136,6 +136,26 @@ impl Drop for DownloadBar {
 
 impl Out {
     /// A piece of an answer as it streams (human output only).
+    /// How far the model has read the prompt, as a line on a terminal's stderr that the
+    /// answer's first text clears; nothing when stderr is not a terminal or in JSON.
+    pub fn reading(&self, done: usize, total: usize) {
+        use std::io::IsTerminal;
+        if self.json || !std::io::stderr().is_terminal() {
+            return;
+        }
+        let mut stderr = std::io::stderr().lock();
+        if done >= total {
+            let _ = write!(stderr, "\r\x1b[K");
+        } else {
+            let _ = write!(
+                stderr,
+                "\rreading the passages: {done} of {total} tokens ({}%)",
+                done * 100 / total.max(1)
+            );
+        }
+        let _ = stderr.flush();
+    }
+
     pub fn answer_piece(&self, piece: &str) {
         if !self.json {
             let mut stdout = std::io::stdout().lock();

@@ -43,6 +43,7 @@ beforeEach(() => {
   library.collections = [{ id: 1, name: "faq", n_documents: 1, n_chunks: 233 }];
   library.selected = "faq";
   chat.startNew();
+  chat.pending = null;
 });
 
 afterEach(() => {
@@ -109,6 +110,58 @@ it("Shift+Enter does not send; the Stop button stops the answer being written", 
   await fireEvent.click(screen.getByTestId("stop"));
   expect(stops).toEqual([9]);
   await screen.findByTestId("stopped");
+});
+
+it("lists the sources and how far the model has read before the first word", async () => {
+  let finish: (m: MessageView) => void = () => {};
+  mockIPC((cmd, args) => {
+    if (cmd === "ask") {
+      stream((args as Args).onEvent, [
+        { kind: "started", ask_id: 4 },
+        { kind: "sources", passages: stored.passages },
+        { kind: "reading", done: 100, total: 400 },
+      ]);
+      return new Promise<MessageView>((resolve) => (finish = resolve));
+    }
+    return [];
+  });
+  render(Chat);
+  const box = screen.getByTestId("question") as HTMLTextAreaElement;
+  await fireEvent.input(box, { target: { value: "How do I install a package?" } });
+  await fireEvent.keyDown(box, { key: "Enter" });
+
+  const sources = await screen.findByTestId("pending-sources");
+  expect(sources.textContent).toContain("[1] debian-faq.pdf, p. 8");
+  expect(sources.textContent).toContain("[2] debian-faq.pdf, pp. 30–31");
+  await waitFor(() => expect(screen.getByTestId("reading").textContent).toContain("Reading 2 passages… 25%"));
+  finish(stored);
+  await screen.findByTestId("answer");
+  expect(screen.queryByTestId("reading")).toBeNull();
+});
+
+it("pre-reads the draft once typing pauses, never while an answer is written", async () => {
+  const prereads: Args[] = [];
+  mockIPC((cmd, args) => {
+    if (cmd === "preread") {
+      prereads.push(args as Args);
+      return true;
+    }
+    if (cmd === "ask") return new Promise<MessageView>(() => {});
+    return [];
+  });
+  render(Chat);
+  const box = screen.getByTestId("question") as HTMLTextAreaElement;
+  await fireEvent.input(box, { target: { value: "How do" } });
+  await fireEvent.input(box, { target: { value: "How do I install a package" } });
+  await waitFor(() => expect(prereads.length).toBe(1), { timeout: 3000 });
+  expect(prereads[0]).toMatchObject({ collection: "faq", chatId: null, draft: "How do I install a package" });
+
+  await fireEvent.input(box, { target: { value: "How do I install a package?" } });
+  await fireEvent.keyDown(box, { key: "Enter" });
+  await screen.findByTestId("streaming-answer");
+  await fireEvent.input(box, { target: { value: "And how do I remove it?" } });
+  await new Promise((resolve) => setTimeout(resolve, 1200));
+  expect(prereads.length).toBe(1);
 });
 
 it("tells a new user to add documents before asking", async () => {

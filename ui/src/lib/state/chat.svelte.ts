@@ -1,6 +1,6 @@
 // The open chat: its stored messages and the answer being written.
 import { Channel } from "@tauri-apps/api/core";
-import type { AnswerEvent, MessageView } from "../bindings";
+import type { AnswerEvent, MessageView, PassageView } from "../bindings";
 import { call, commands, describe } from "../ipc";
 
 export interface PendingAnswer {
@@ -8,6 +8,10 @@ export interface PendingAnswer {
   text: string;
   askId: number | null;
   stopRequested: boolean;
+  /** The passages retrieved, as soon as retrieval ends. */
+  sources: PassageView[];
+  /** Prompt tokens the model has read, until its first word. */
+  reading: { done: number; total: number } | null;
 }
 
 class ChatState {
@@ -33,14 +37,33 @@ class ChatState {
   async ask(collection: string, question: string): Promise<MessageView | null> {
     if (this.pending) return null;
     this.error = null;
-    const pending: PendingAnswer = { question, text: "", askId: null, stopRequested: false };
+    const pending: PendingAnswer = {
+      question,
+      text: "",
+      askId: null,
+      stopRequested: false,
+      sources: [],
+      reading: null,
+    };
     this.pending = pending;
     const channel = new Channel<AnswerEvent>();
     channel.onmessage = (event) => {
       if (!this.pending) return;
-      if (event.kind === "started") this.pending.askId = event.ask_id;
-      else this.pending.text += event.text;
-      if (event.kind === "started" && this.pending.stopRequested) void commands.stopAnswer(event.ask_id);
+      switch (event.kind) {
+        case "started":
+          this.pending.askId = event.ask_id;
+          if (this.pending.stopRequested) void commands.stopAnswer(event.ask_id);
+          break;
+        case "sources":
+          this.pending.sources = event.passages;
+          break;
+        case "reading":
+          this.pending.reading = { done: event.done, total: event.total };
+          break;
+        case "piece":
+          this.pending.text += event.text;
+          break;
+      }
     };
     try {
       const message = await call(commands.ask(collection, this.chatId, question, channel));
@@ -52,6 +75,17 @@ class ChatState {
       return null;
     } finally {
       this.pending = null;
+    }
+  }
+
+  /** Asks the backend to read the prompt of `draft` (a question being typed) ahead of time;
+   * a newer draft or a real question takes its place. Failures only cost the head start. */
+  async preread(collection: string, draft: string): Promise<void> {
+    if (this.pending) return;
+    try {
+      await commands.preread(collection, this.chatId, draft);
+    } catch {
+      // The answer will read the prompt itself.
     }
   }
 

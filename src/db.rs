@@ -362,7 +362,10 @@ impl Db {
     /// Writes a document and all its chunks in one transaction, replacing any document that
     /// was ingested from the same path.
     pub async fn replace_document(&self, doc: &NewDocument) -> Result<StoredDocument, DbError> {
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE takes the write lock first, waiting out `busy_timeout`: a deferred
+        // transaction that reads, then writes, fails at once with "database is locked" when
+        // another process wrote in between (seen with two ingests of one file at once).
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         // An ingest that began before an embedding-model switch finished must not mix its
         // vectors into the new model's space. (The setting exists once a switch has run;
         // before that, tests store vectors from stand-in embedders under their own names.)

@@ -205,6 +205,24 @@ impl<'m> LlamaEngine<'m> {
         Ok(true)
     }
 
+    /// The rendered prompt's tokens, on a context with `threads` threads; a prompt that
+    /// leaves no room in the context is refused.
+    fn prompt_tokens(
+        &mut self,
+        messages: &[ChatMessage],
+        threads: usize,
+    ) -> Result<Vec<LlamaToken>, LlmError> {
+        self.ensure_threads(threads)?;
+        let tokens = self.tokenize(&self.render(messages)?);
+        if tokens.len() >= self.n_ctx {
+            return Err(LlmError::PromptTooLong {
+                n_tokens: tokens.len(),
+                n_ctx: self.n_ctx,
+            });
+        }
+        Ok(tokens)
+    }
+
     /// Tokens decoded per prefill batch: small enough that progress moves and a cancel (a
     /// pre-read giving way to a real question) lands within a fraction of a second, never more
     /// than the context's batch (llama.cpp aborts the process on larger ones).
@@ -296,14 +314,7 @@ impl Generator for LlamaEngine<'_> {
         threads: usize,
         cancel: &AtomicBool,
     ) -> Result<usize, LlmError> {
-        self.ensure_threads(threads)?;
-        let tokens = self.tokenize(&self.render(messages)?);
-        if tokens.len() >= self.n_ctx {
-            return Err(LlmError::PromptTooLong {
-                n_tokens: tokens.len(),
-                n_ctx: self.n_ctx,
-            });
-        }
+        let tokens = self.prompt_tokens(messages, threads)?;
         let n_keep = self.keep_common_prefix(&tokens, tokens.len());
         self.prefill(&tokens[n_keep..], cancel, &mut |_| {})
             .inspect_err(|_| self.cached.clear())?;
@@ -318,14 +329,7 @@ impl Generator for LlamaEngine<'_> {
         on_progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Generation, LlmError> {
         let started = Instant::now();
-        self.ensure_threads(sampling.threads)?;
-        let tokens = self.tokenize(&self.render(messages)?);
-        if tokens.len() >= self.n_ctx {
-            return Err(LlmError::PromptTooLong {
-                n_tokens: tokens.len(),
-                n_ctx: self.n_ctx,
-            });
-        }
+        let tokens = self.prompt_tokens(messages, sampling.threads)?;
         // Keep the longest common prefix of the cache; at least one token must be decoded
         // again to get logits for the first answer token.
         let n_keep = self.keep_common_prefix(&tokens, tokens.len() - 1);

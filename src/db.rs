@@ -441,7 +441,9 @@ impl Db {
     /// Deletes a document; its chunks and their keyword-index rows go with it. Returns the
     /// ids of the chunks removed.
     pub async fn delete_document(&self, document_id: i64) -> Result<Vec<i64>, DbError> {
-        let mut tx = self.pool.begin().await?;
+        // Immediate: it reads the chunk ids, then deletes; a deferred transaction's upgrade to
+        // a writer fails at once ("database is locked") when another process wrote meanwhile.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let chunk_ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM chunks WHERE document_id = ?")
             .bind(document_id)
             .fetch_all(&mut *tx)
@@ -702,7 +704,8 @@ impl Db {
     /// so. Returns false, changing nothing, when some chunk has no staged vector yet (one
     /// added meanwhile).
     pub async fn reembed_commit(&self, model: &str) -> Result<bool, DbError> {
-        let mut tx = self.pool.begin().await?;
+        // Immediate for the same reason as `delete_document`: it counts, then writes.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let n_missing: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM chunks c WHERE NOT EXISTS \
              (SELECT 1 FROM reembed_vectors r WHERE r.chunk_id = c.id AND r.model = ?)",

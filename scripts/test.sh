@@ -6,18 +6,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each step's end, in seconds since the start, so a slow CI run shows where its time went.
+step() { echo "test.sh: $1 done at ${SECONDS} s" >&2; }
+
 scripts/setup.sh --test-models
+step "setup"
 scripts/setup-app.sh --test
+step "setup-app"
 cargo fmt --all --check
 npm run --prefix ui --silent check
 npm run --prefix ui --silent test
+step "UI check and unit tests"
 # Release for both: the end-to-end test drives the release app binary that cargo builds for it,
 # one optimised build serves every test (dependencies are optimised in dev builds too), and
 # clippy in the same profile shares its build scripts (llama.cpp's compile, ~8 min) with it.
 cargo clippy --locked --workspace --all-targets --release -- -D warnings
+step "clippy"
 cargo test --locked --workspace --release
+step "cargo test"
 # The Debian package, built offline by the Tauri CLI from npm (it reuses the release build).
 ui/node_modules/.bin/tauri build --bundles deb
+step "the .deb"
 deb=$(ls target/release/bundle/deb/*.deb)
 # The output is read whole before grep looks at it: `grep -q` stops at the first match, and
 # under pipefail the writer's SIGPIPE (exit 141) would fail the run.

@@ -332,7 +332,7 @@ impl Answerer {
             stop: prompt::echo_stops(&prompt),
             ..options.sampling.clone()
         };
-        let quoted: Vec<String> = prompt.passages.iter().map(|p| p.text.clone()).collect();
+        let read: Vec<String> = prompt.passages.iter().map(|p| p.text.clone()).collect();
         let (fitted, generation) = if unrelated {
             not_in_documents(&prompt, |text| on_event(AskEvent::Text(text)))
         } else {
@@ -354,15 +354,31 @@ impl Answerer {
         let answer = prompt::strip_heading_echoes(&generation.text, &documents);
         let mut answer = prompt::strip_invalid_markers(&answer, fitted.n_passages);
         // Judged against what the model read (the excerpts).
-        let texts: Vec<&str> = quoted
+        let texts: Vec<&str> = read
             .iter()
             .take(fitted.n_passages)
             .map(String::as_str)
             .collect();
         let mut citations_matched = false;
+        let mut quoted = false;
         let mut check = CitationCheck::default();
         if unrelated {
             // Nothing to cite: the sources are listed as what came closest.
+        } else if generation.finish != Finish::Cancelled && !prompt::has_words(&answer) {
+            // Qwen 0.5B answers about one question in six with markers only: it starts to copy
+            // a passage's heading and meets the quote fence. A second generation in other words
+            // was weak (docs/BENCHMARKS.md); the sentences of the passage it pointed at that
+            // bear on the question are what it was about to copy.
+            let pointed = prompt::cited_numbers(&answer, fitted.n_passages);
+            let candidates: Vec<(usize, &str)> = if pointed.is_empty() {
+                texts.iter().enumerate().map(|(i, t)| (i + 1, *t)).collect()
+            } else {
+                pointed.iter().map(|&n| (n, texts[n - 1])).collect()
+            };
+            if let Some((_, text)) = crate::excerpt::quote(question, &candidates) {
+                answer = text;
+                quoted = true;
+            }
         } else if prompt::cited_numbers(&answer, fitted.n_passages).is_empty() {
             if let Some(attributed) = crate::attribution::attribute(&answer, &texts) {
                 answer = attributed;
@@ -410,6 +426,7 @@ impl Answerer {
                 .collect(),
             citations_matched,
             unsupported: std::mem::take(&mut check.unsupported),
+            quoted,
         };
         let message = self.db.add_message(&message).await?;
         Ok(Answer {

@@ -2,7 +2,8 @@
 //! words, so the prompt spends its tokens on what bears on the question. On 2 cores every
 //! prompt token costs the person ~14 ms of waiting for the first word (Qwen2.5 0.5B prefills
 //! ~70 tokens/s), and a retrieved passage is ~250 tokens of which the answer is often two
-//! sentences after a heading that repeats the question.
+//! sentences after a heading that repeats the question. The same window quotes a passage as
+//! the answer when the model only pointed at it ([`quote`]).
 
 use std::collections::HashSet;
 
@@ -19,11 +20,43 @@ fn n_words(text: &str) -> usize {
 /// holds the most distinct content words of `question`, the earliest on a tie (the
 /// beginning when nothing matches). `text` itself when it is short enough or `max_words` is 0.
 pub fn excerpt(text: &str, question: &str, max_words: usize) -> String {
-    let text = text.trim();
-    if max_words == 0 || n_words(text) <= max_words {
-        return text.to_owned();
+    best_window(text, question, max_words).1
+}
+
+/// Words of a passage quoted as the answer when the model only pointed at it: about three
+/// sentences, the length of the answers the prompt asks for.
+pub const QUOTE_WORDS: usize = 60;
+
+/// The answer for a model that wrote only citation markers (or nothing): of `candidates`
+/// (1-based passage number and text, the passages it pointed at or else all it read, best
+/// first), the one whose best [`excerpt`] holds the most of the question's words (the first on
+/// a tie), as `(n, "excerpt [n]")` on one line. `None` without candidates.
+pub fn quote(question: &str, candidates: &[(usize, &str)]) -> Option<(usize, String)> {
+    let mut best: Option<(usize, usize, String)> = None;
+    for &(n, text) in candidates {
+        let (score, body) = best_window(text, question, QUOTE_WORDS);
+        if best.as_ref().is_none_or(|(top, _, _)| score > *top) {
+            best = Some((score, n, body));
+        }
     }
+    let (_, n, body) = best?;
+    // PDF text keeps the page's line breaks; the quote reads as one paragraph.
+    let body = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!body.is_empty()).then(|| (n, format!("{body} [{n}]")))
+}
+
+/// [`excerpt`] with its score: the distinct question words it holds.
+fn best_window(text: &str, question: &str, max_words: usize) -> (usize, String) {
+    let text = text.trim();
     let wanted: HashSet<String> = content_words(question).into_iter().collect();
+    if max_words == 0 || n_words(text) <= max_words {
+        let held = content_words(text)
+            .into_iter()
+            .filter(|w| wanted.contains(w))
+            .collect::<HashSet<_>>()
+            .len();
+        return (held, text.to_owned());
+    }
     let pieces: Vec<&str> = sentences(text)
         .into_iter()
         .filter(|s| !s.trim().is_empty())
@@ -60,8 +93,8 @@ pub fn excerpt(text: &str, question: &str, max_words: usize) -> String {
             best = Some((key, start, end));
         }
     }
-    let Some((_, start, end)) = best else {
-        return text.to_owned();
+    let Some(((score, _), start, end)) = best else {
+        return (0, text.to_owned());
     };
     let mut body: String = pieces[start..end].concat().trim().to_owned();
     // One sentence longer than the budget: its first max_words words.
@@ -71,12 +104,18 @@ pub fn excerpt(text: &str, question: &str, max_words: usize) -> String {
             .take(max_words)
             .collect::<Vec<_>>()
             .join(" ");
-        return format!("{}{body}{ELLIPSIS}", if start > 0 { ELLIPSIS } else { "" });
+        return (
+            score,
+            format!("{}{body}{ELLIPSIS}", if start > 0 { ELLIPSIS } else { "" }),
+        );
     }
-    format!(
-        "{}{body}{}",
-        if start > 0 { ELLIPSIS } else { "" },
-        if end < pieces.len() { ELLIPSIS } else { "" }
+    (
+        score,
+        format!(
+            "{}{body}{}",
+            if start > 0 { ELLIPSIS } else { "" },
+            if end < pieces.len() { ELLIPSIS } else { "" }
+        ),
     )
 }
 
@@ -109,5 +148,24 @@ mod tests {
         assert!(e.ends_with(ELLIPSIS), "{e}");
         let long = "one two three four five six seven eight nine ten";
         assert_eq!(excerpt(long, "seven", 4), "one two three four…");
+    }
+
+    #[test]
+    fn a_quote_takes_the_passage_that_answers_on_one_line_with_its_marker() {
+        let other = "Ships carry cargo.\nPorts load them.";
+        let faq = FAQ.replace(". ", ".\n");
+        let (n, text) =
+            quote("How is Debian pronounced?", &[(1, other), (3, &faq)]).expect("a quote");
+        assert_eq!(n, 3);
+        assert!(text.ends_with(" [3]"), "{text}");
+        assert!(text.contains("pronounced Deb-ee-en"), "{text}");
+        assert!(!text.contains('\n'), "{text}");
+        // Nothing matching: the first candidate.
+        assert_eq!(
+            quote("bananas", &[(2, other), (1, "Fruit.")]),
+            Some((2, "Ships carry cargo. Ports load them. [2]".into()))
+        );
+        assert_eq!(quote("anything", &[]), None);
+        assert_eq!(quote("anything", &[(1, "  ")]), None);
     }
 }

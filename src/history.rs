@@ -60,6 +60,9 @@ pub struct Message {
     pub citations_matched: bool,
     /// Sentences of the answer that no passage supports, as they read in it.
     pub unsupported: Vec<String>,
+    /// The model wrote only markers (or nothing): the answer is quoted from the passage they
+    /// point at, the sentences of it that bear on the question ([`crate::excerpt::quote`]).
+    pub quoted: bool,
 }
 
 impl Message {
@@ -116,7 +119,7 @@ impl PromptParts {
 
 const MESSAGE_COLUMNS: &str = "id, chat_id, question, answer, finish, prompt_user, model, \
     retrieval_ms, prompt_tokens, reused_tokens, answer_tokens, prompt_ms, first_token_ms, \
-    tokens_per_s, created_at, citations_matched, unsupported";
+    tokens_per_s, created_at, citations_matched, unsupported, quoted";
 
 fn message_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Message, sqlx::Error> {
     Ok(Message {
@@ -142,6 +145,7 @@ fn message_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Message, sqlx::Error>
         // Written by `add_message` as JSON; anything else reads as none.
         unsupported: serde_json::from_str(&r.try_get::<String, _>("unsupported")?)
             .unwrap_or_default(),
+        quoted: r.try_get("quoted")?,
     })
 }
 
@@ -205,8 +209,8 @@ impl Db {
         let id = sqlx::query(
             "INSERT INTO messages (chat_id, question, answer, finish, prompt_user, model, \
              retrieval_ms, prompt_tokens, reused_tokens, answer_tokens, prompt_ms, \
-             first_token_ms, tokens_per_s, created_at, citations_matched, unsupported) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             first_token_ms, tokens_per_s, created_at, citations_matched, unsupported, quoted) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(message.chat_id)
         .bind(&message.question)
@@ -224,6 +228,7 @@ impl Db {
         .bind(created_at)
         .bind(message.citations_matched)
         .bind(serde_json::to_string(&message.unsupported).unwrap_or_else(|_| "[]".into()))
+        .bind(message.quoted)
         .execute(&mut *tx)
         .await?
         .last_insert_rowid();

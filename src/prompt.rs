@@ -311,6 +311,15 @@ pub fn cited_numbers(answer: &str, n_passages: usize) -> Vec<usize> {
     out
 }
 
+/// Whether an answer says something in words (not only citation markers or nothing).
+pub fn has_words(answer: &str) -> bool {
+    answer
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| w.chars().count() >= 3)
+        .count()
+        >= 4
+}
+
 /// The answer without lines that only write out a passage's heading ("[2] faq.pdf, page 27",
 /// often with a page the passage does not have): a small model that has run out of answer
 /// copies the context's headings. Such a line keeps its citation marker, which opens the

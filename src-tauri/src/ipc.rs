@@ -352,6 +352,8 @@ pub struct MessageView {
     pub citations_matched: bool,
     /// Sentences of the answer that no passage supports, as they read in it.
     pub unsupported: Vec<String>,
+    /// The model wrote only markers; the answer is quoted from the passage they point at.
+    pub quoted: bool,
     pub feedback: Option<FeedbackView>,
     pub first_token_ms: Option<f64>,
     pub tokens_per_s: f64,
@@ -371,6 +373,7 @@ impl MessageView {
             passages: m.passages.iter().map(PassageView::from).collect(),
             citations_matched: m.citations_matched,
             unsupported: m.unsupported.clone(),
+            quoted: m.quoted,
             feedback: feedback.map(FeedbackView::from),
             first_token_ms: m.timings.first_token_ms,
             tokens_per_s: m.timings.tokens_per_s,
@@ -444,6 +447,10 @@ pub struct AnswerEvalView {
     pub f1: Option<f64>,
     pub n_echoes: u32,
     pub n_without_words: u32,
+    /// Answers quoted from a passage (the model wrote only markers), and the recall of the
+    /// answers the model wrote itself.
+    pub n_quoted: u32,
+    pub recall_written: Option<f64>,
     /// On-topic questions answered "not in the documents".
     pub n_refused: u32,
     pub n_off_topic: u32,
@@ -470,6 +477,8 @@ impl AnswerEvalView {
             f1: rate(t.f1),
             n_echoes: t.n_echoes as u32,
             n_without_words: t.n_without_words as u32,
+            n_quoted: t.n_quoted as u32,
+            recall_written: rate(t.recall_written),
             n_refused: t.n_refused as u32,
             n_off_topic: t.n_off_topic as u32,
             off_topic_refused: rate(t.off_topic_refused),

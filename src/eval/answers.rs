@@ -165,14 +165,7 @@ pub fn echoes_prompt(answer: &str, instruction: &str, output_indicator: &str) ->
     })
 }
 
-/// Whether an answer says something in words (not only citation markers or nothing).
-pub fn has_words(answer: &str) -> bool {
-    answer
-        .split(|c: char| !c.is_alphabetic())
-        .filter(|w| w.chars().count() >= 3)
-        .count()
-        >= 4
-}
+pub use crate::prompt::has_words;
 
 /// Whether an answer says that the documents do not hold the answer.
 pub fn is_refusal(answer: &str) -> bool {
@@ -204,6 +197,8 @@ pub struct QuestionOutcome {
     pub has_words: bool,
     pub refused: bool,
     pub citations_matched: bool,
+    /// The model wrote only markers; the answer is quoted from the passage they point at.
+    pub quoted: bool,
     /// Markers moved to the passage that supports their sentence, and markers dropped.
     pub markers_moved: usize,
     pub markers_dropped: usize,
@@ -248,6 +243,10 @@ pub struct AnswerTotals {
     pub f1: f64,
     pub n_echoes: usize,
     pub n_without_words: usize,
+    /// Answers quoted from a passage because the model wrote only markers, and the recall of
+    /// the others, the answers the model wrote itself.
+    pub n_quoted: usize,
+    pub recall_written: f64,
     /// On-topic questions answered "not in the documents".
     pub n_refused: usize,
     pub n_at_token_limit: usize,
@@ -370,6 +369,7 @@ pub async fn evaluate_answers(
             has_words: has_words(&m.answer),
             refused: is_refusal(&m.answer),
             citations_matched: m.citations_matched,
+            quoted: m.quoted,
             markers_moved: answer.markers_moved,
             markers_dropped: answer.markers_dropped,
             n_unsupported: m.unsupported.len(),
@@ -505,6 +505,19 @@ pub fn totals(
         f1: mean(&|q| q.f1),
         n_echoes: count(&|q| q.echoes_prompt),
         n_without_words: count(&|q| !q.has_words),
+        n_quoted: count(&|q| q.quoted),
+        recall_written: {
+            let written: Vec<f64> = questions
+                .iter()
+                .filter(|q| !q.quoted)
+                .map(|q| q.recall)
+                .collect();
+            if written.is_empty() {
+                f64::NAN
+            } else {
+                written.iter().sum::<f64>() / written.len() as f64
+            }
+        },
         n_refused: count(&|q| q.refused),
         n_at_token_limit: count(&|q| {
             q.finish == "max_tokens" || q.answer_tokens >= max_tokens as i64

@@ -378,6 +378,79 @@ async fn an_answer_that_repeats_a_passage_without_markers_gets_matched_citations
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_of_markers_only_is_quoted_from_the_passage_it_points_at() {
+    let t = TestLibrary::new().await;
+    let col = t.collection("Papers").await;
+    t.ingest(col, &[shared_pdf(PAPER)], None).await;
+    let llm = LlmWorker::spawn(|| {
+        Ok(Box::new(Scripted {
+            reply: "[1] [2]".into(),
+            ..Scripted::default()
+        }) as Box<dyn Generator>)
+    })
+    .expect("spawn");
+    let answerer = Answerer::new(t.library.db().clone(), t.retriever(), llm);
+    let answer = answerer
+        .ask(
+            &options("Papers", None),
+            QUESTION,
+            Arc::new(AtomicBool::new(false)),
+            |_| {},
+        )
+        .await
+        .expect("answer");
+    let m = &answer.message;
+    assert!(m.quoted && !m.citations_matched, "answer: {:?}", m.answer);
+    assert!(prompt::has_words(&m.answer), "answer: {:?}", m.answer);
+    // One passage of the two it pointed at, quoted word for word, cited once at the end.
+    let cited: Vec<i64> = answer.citations().iter().map(|p| p.n).collect();
+    assert_eq!(cited.len(), 1, "answer: {:?}", m.answer);
+    assert!([1, 2].contains(&cited[0]));
+    let marker = format!(" [{}]", cited[0]);
+    let body = m
+        .answer
+        .strip_suffix(&marker)
+        .expect("ends with its marker");
+    let passage = m.passages[cited[0] as usize - 1]
+        .text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for piece in body.split(lectern::excerpt::ELLIPSIS) {
+        assert!(
+            passage.contains(piece.trim()),
+            "{piece:?} not in {passage:?}"
+        );
+    }
+    assert!(body.split_whitespace().count() <= lectern::excerpt::QUOTE_WORDS + 1);
+    let stored = t.library.db().message(m.id).await.expect("stored");
+    assert!(stored.quoted);
+    assert_eq!(&stored, m);
+
+    // A stopped answer is the user's choice: it is kept as it was, markers and all.
+    let llm = LlmWorker::spawn(|| {
+        Ok(Box::new(Scripted {
+            reply: "[1] [2] [3]".into(),
+            ..Scripted::default()
+        }) as Box<dyn Generator>)
+    })
+    .expect("spawn");
+    let answerer = Answerer::new(t.library.db().clone(), t.retriever(), llm);
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let stopped = answerer
+        .ask(&options("Papers", None), QUESTION, cancel, |event| {
+            if let AskEvent::Text(_) = event {
+                flag.store(true, Ordering::Relaxed);
+            }
+        })
+        .await
+        .expect("answer");
+    assert!(stopped.message.stopped() && !stopped.message.quoted);
+    assert_eq!(stopped.message.answer, "[1]");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_keeps_the_partial_answer() {
     let t = TestLibrary::new().await;
     let col = t.collection("Lights").await;

@@ -222,6 +222,7 @@ async fn answer_evaluation_scores_a_hand_made_set() {
         (totals.n_echoes, totals.n_without_words, totals.n_refused),
         (1, 0, 0)
     );
+    assert_eq!((totals.n_quoted, totals.recall_written), (0, 0.5));
     assert_eq!((totals.n_off_topic, totals.off_topic_refused), (2, 0.5));
     assert_eq!(totals.prompt_tokens_p50, 100.0);
     // The evaluation's chats are deleted: the collection's history is as it was.

@@ -115,6 +115,12 @@ export type AnswerEvalView = {
 	f1: number | null,
 	n_echoes: number,
 	n_without_words: number,
+	/**
+	 *  Answers quoted from a passage (the model wrote only markers), and the recall of the
+	 *  answers the model wrote itself.
+	 */
+	n_quoted: number,
+	recall_written: number | null,
 	/**  On-topic questions answered "not in the documents". */
 	n_refused: number,
 	n_off_topic: number,
@@ -260,6 +266,8 @@ export type MessageView = {
 	citations_matched: boolean,
 	/**  Sentences of the answer that no passage supports, as they read in it. */
 	unsupported: string[],
+	/**  The model wrote only markers; the answer is quoted from the passage they point at. */
+	quoted: boolean,
 	feedback: FeedbackView | null,
 	first_token_ms: number | null,
 	tokens_per_s: number | null,

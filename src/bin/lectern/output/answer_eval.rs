@@ -39,6 +39,9 @@ impl Out {
         if !q.has_words {
             flags.push("NO WORDS");
         }
+        if q.quoted {
+            flags.push("QUOTED");
+        }
         if q.refused {
             flags.push("REFUSED");
         }
@@ -94,6 +97,10 @@ impl Out {
         );
         println!("  prompt echoes          {}", t.n_echoes);
         println!("  answers without words  {}", t.n_without_words);
+        println!(
+            "  quoted from a passage  {}  (the model wrote only markers; recall of the others {:.3})",
+            t.n_quoted, t.recall_written
+        );
         println!("  answered \"not in the documents\"  {}", t.n_refused);
         println!("  at the token limit     {}", t.n_at_token_limit);
         println!(

@@ -63,6 +63,8 @@ struct AnswerJson<'a> {
     citations_matched: bool,
     /// Sentences no passage supports.
     unsupported: &'a [String],
+    /// True when the model wrote only markers and the answer is quoted from their passage.
+    quoted: bool,
     sources: Vec<PassageJson<'a>>,
     timings: TimingsJson,
     model: &'a str,
@@ -87,6 +89,7 @@ fn answer_json<'a>(
             .collect(),
         citations_matched: m.citations_matched,
         unsupported: &m.unsupported,
+        quoted: m.quoted,
         sources: m
             .passages
             .iter()
@@ -187,6 +190,12 @@ impl Out {
         } else {
             if m.citations_matched {
                 println!("\nWith citations matched from its wording:\n{}", m.answer);
+            }
+            if m.quoted {
+                println!(
+                    "\nThe model only pointed to a passage; quoted from it:\n{}",
+                    m.answer
+                );
             }
             println!("\nSources:");
             for p in &m.passages {

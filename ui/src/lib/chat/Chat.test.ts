@@ -32,6 +32,7 @@ const stored: MessageView = {
   ],
   citations_matched: false,
   unsupported: [],
+  quoted: false,
   feedback: null,
   first_token_ms: 900,
   tokens_per_s: 30,
@@ -78,6 +79,31 @@ it("streams an answer, then shows each citation with its document and page", asy
   const ask = invoked.find(([cmd]) => cmd === "ask")!;
   expect(ask[1]).toMatchObject({ collection: "faq", chatId: null, question: "How do I install a package?" });
   expect(chat.chatId).toBe(3);
+});
+
+it("an answer of markers only is replaced by its passage's quote, and says so", async () => {
+  const quote = "Use apt-get install followed by the package name [1]";
+  mockIPC((cmd, args) => {
+    if (cmd === "ask") {
+      stream((args as Args).onEvent, [
+        { kind: "started", ask_id: 6 },
+        { kind: "piece", text: "[1]" },
+      ]);
+      return { ...stored, answer: quote, quoted: true };
+    }
+    if (cmd === "list_documents" || cmd === "list_chats") return [];
+    return null;
+  });
+  render(Chat);
+  const box = screen.getByTestId("question") as HTMLTextAreaElement;
+  await fireEvent.input(box, { target: { value: "How do I install a package?" } });
+  await fireEvent.keyDown(box, { key: "Enter" });
+
+  const answer = await screen.findByTestId("answer");
+  expect(answer.textContent).toContain("Use apt-get install followed by the package name");
+  expect(screen.getByTestId("answer-quoted").textContent).toContain("quoted from it");
+  expect(screen.queryByTestId("answer-without-words")).toBeNull();
+  expect(screen.getByTestId("citation").textContent).toContain("debian-faq.pdf, p. 8");
 });
 
 it("Shift+Enter does not send; the Stop button stops the answer being written", async () => {

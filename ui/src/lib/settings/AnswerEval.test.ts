@@ -27,6 +27,8 @@ const report: AnswerEvalView = {
   f1: 0.3,
   n_echoes: 0,
   n_without_words: 1,
+  n_quoted: 2,
+  recall_written: 0.4,
   n_refused: 0,
   n_off_topic: 10,
   off_topic_refused: 0.9,

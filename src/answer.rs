@@ -369,13 +369,17 @@ impl Answerer {
             // a passage's heading and meets the quote fence. A second generation in other words
             // was weak (docs/BENCHMARKS.md); the sentences of the passage it pointed at that
             // bear on the question are what it was about to copy.
-            let pointed = prompt::cited_numbers(&answer, fitted.n_passages);
-            let candidates: Vec<(usize, &str)> = if pointed.is_empty() {
-                texts.iter().enumerate().map(|(i, t)| (i + 1, *t)).collect()
-            } else {
-                pointed.iter().map(|&n| (n, texts[n - 1])).collect()
-            };
-            if let Some((_, text)) = crate::excerpt::quote(question, &candidates) {
+            // The passages it pointed at first; all it read when it pointed at none, or only
+            // at a table of contents.
+            let pointed: Vec<(usize, &str)> = prompt::cited_numbers(&answer, fitted.n_passages)
+                .into_iter()
+                .map(|n| (n, texts[n - 1]))
+                .collect();
+            let all_read: Vec<(usize, &str)> =
+                texts.iter().enumerate().map(|(i, t)| (i + 1, *t)).collect();
+            if let Some((_, text)) = crate::excerpt::quote(question, &pointed)
+                .or_else(|| crate::excerpt::quote(question, &all_read))
+            {
                 answer = text;
                 quoted = true;
             }

@@ -28,13 +28,17 @@ pub fn excerpt(text: &str, question: &str, max_words: usize) -> String {
 pub const QUOTE_WORDS: usize = 60;
 
 /// The answer for a model that wrote only citation markers (or nothing): of `candidates`
-/// (1-based passage number and text, the passages it pointed at or else all it read, best
-/// first), the one whose best [`excerpt`] holds the most of the question's words (the first on
-/// a tie), as `(n, "excerpt [n]")` on one line. `None` without candidates.
+/// (1-based passage number and text, best first), the one whose best [`excerpt`] holds the
+/// most of the question's words (the first on a tie), as `(n, "excerpt [n]")` on one line.
+/// A window that is a table of contents is never quoted: it holds the question's words, as the
+/// heading it lists, and answers nothing. `None` when no candidate is left.
 pub fn quote(question: &str, candidates: &[(usize, &str)]) -> Option<(usize, String)> {
     let mut best: Option<(usize, usize, String)> = None;
     for &(n, text) in candidates {
         let (score, body) = best_window(text, question, QUOTE_WORDS);
+        if is_table_of_contents(&body) || body.trim().is_empty() {
+            continue;
+        }
         if best.as_ref().is_none_or(|(top, _, _)| score > *top) {
             best = Some((score, n, body));
         }
@@ -42,7 +46,13 @@ pub fn quote(question: &str, candidates: &[(usize, &str)]) -> Option<(usize, Str
     let (_, n, body) = best?;
     // PDF text keeps the page's line breaks; the quote reads as one paragraph.
     let body = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    (!body.is_empty()).then(|| (n, format!("{body} [{n}]")))
+    Some((n, format!("{body} [{n}]")))
+}
+
+/// Dot leaders (". . . . 14", "....... 14") mark the lines of a table of contents; prose
+/// has at most an ellipsis ("...").
+fn is_table_of_contents(text: &str) -> bool {
+    text.contains(". . .") || text.contains(".....")
 }
 
 /// [`excerpt`] with its score: the distinct question words it holds.
@@ -167,5 +177,17 @@ mod tests {
         );
         assert_eq!(quote("anything", &[]), None);
         assert_eq!(quote("anything", &[(1, "  ")]), None);
+        // A table of contents holds every heading's words and answers nothing.
+        let contents =
+            "4.2 How is Debian pronounced? . . . . . . . . 14\n4.3 Where do I get it? . . . 15";
+        assert_eq!(
+            quote("How is Debian pronounced?", &[(1, contents), (2, other)]),
+            Some((2, "Ships carry cargo. Ports load them. [2]".into()))
+        );
+        assert_eq!(quote("How is Debian pronounced?", &[(1, contents)]), None);
+        let dots = "Debian ....... 14";
+        assert_eq!(quote("Debian", &[(1, dots)]), None);
+        // An ellipsis in prose is not a table of contents.
+        assert!(quote("Red Hat", &[(1, "Red Hat/Slackware/... systems.")]).is_some());
     }
 }

@@ -368,9 +368,8 @@ impl Answerer {
             // Qwen 0.5B answers about one question in six with markers only: it starts to copy
             // a passage's heading and meets the quote fence. A second generation in other words
             // was weak (docs/BENCHMARKS.md); the sentences of the passage it pointed at that
-            // bear on the question are what it was about to copy.
-            // The passages it pointed at first; all it read when it pointed at none, or only
-            // at a table of contents.
+            // bear on the question are what it was about to copy. The passages it pointed at
+            // come first; all it read when it pointed at none, or only at a table of contents.
             let pointed: Vec<(usize, &str)> = prompt::cited_numbers(&answer, fitted.n_passages)
                 .into_iter()
                 .map(|n| (n, texts[n - 1]))

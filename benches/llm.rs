@@ -80,9 +80,10 @@ fn engine() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut tg = Vec::new();
     let mut n_generated = 0;
+    // A request every model answers at length: Qwen2.5 0.5B stopped counting after 13 tokens.
     let count = vec![ChatMessage::new(
         Role::User,
-        "Count from 1 to 300 in words, separated by commas.",
+        "Write a long story, at least 400 words, about a lighthouse keeper and a storm.",
     )];
     for rep in 0..=reps {
         let g = engine.generate(&count, &sampling(n_gen), &cancel, &mut |_| {})?;

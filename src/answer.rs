@@ -374,11 +374,11 @@ impl Answerer {
                 .into_iter()
                 .map(|n| (n, texts[n - 1]))
                 .collect();
-            let all_read: Vec<(usize, &str)> =
-                texts.iter().enumerate().map(|(i, t)| (i + 1, *t)).collect();
-            if let Some((_, text)) = crate::excerpt::quote(question, &pointed)
-                .or_else(|| crate::excerpt::quote(question, &all_read))
-            {
+            if let Some((_, text)) = crate::excerpt::quote(question, &pointed).or_else(|| {
+                let all_read: Vec<(usize, &str)> =
+                    texts.iter().enumerate().map(|(i, t)| (i + 1, *t)).collect();
+                crate::excerpt::quote(question, &all_read)
+            }) {
                 answer = text;
                 quoted = true;
             }

@@ -455,6 +455,12 @@ fn percentile(mut values: Vec<f64>, q: f64) -> f64 {
     values[idx]
 }
 
+/// The mean, NaN for no values.
+fn average(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = values.fold((0.0, 0usize), |(sum, n), v| (sum + v, n + 1));
+    if n == 0 { f64::NAN } else { sum / n as f64 }
+}
+
 fn share(hits: usize, of: usize) -> f64 {
     if of == 0 {
         f64::NAN
@@ -473,13 +479,7 @@ pub fn totals(
     let with_page: Vec<&QuestionOutcome> =
         questions.iter().filter(|q| q.gold_page.is_some()).collect();
     let count = |f: &dyn Fn(&QuestionOutcome) -> bool| questions.iter().filter(|q| f(q)).count();
-    let mean = |f: &dyn Fn(&QuestionOutcome) -> f64| {
-        if n == 0 {
-            f64::NAN
-        } else {
-            questions.iter().map(f).sum::<f64>() / n as f64
-        }
-    };
+    let mean = |f: &dyn Fn(&QuestionOutcome) -> f64| average(questions.iter().map(f));
     let first_tokens: Vec<f64> = questions
         .iter()
         .map(|q| q.first_token_ms.unwrap_or(f64::NAN))
@@ -506,18 +506,7 @@ pub fn totals(
         n_echoes: count(&|q| q.echoes_prompt),
         n_without_words: count(&|q| !q.has_words),
         n_quoted: count(&|q| q.quoted),
-        recall_written: {
-            let written: Vec<f64> = questions
-                .iter()
-                .filter(|q| !q.quoted)
-                .map(|q| q.recall)
-                .collect();
-            if written.is_empty() {
-                f64::NAN
-            } else {
-                written.iter().sum::<f64>() / written.len() as f64
-            }
-        },
+        recall_written: average(questions.iter().filter(|q| !q.quoted).map(|q| q.recall)),
         n_refused: count(&|q| q.refused),
         n_at_token_limit: count(&|q| {
             q.finish == "max_tokens" || q.answer_tokens >= max_tokens as i64

@@ -199,6 +199,19 @@ impl Generator for Scripted {
     }
 }
 
+/// An answerer over `t`'s library whose model always replies `reply`.
+fn scripted_answerer(t: &TestLibrary, reply: impl Into<String>) -> Answerer {
+    let reply = reply.into();
+    let llm = LlmWorker::spawn(move || {
+        Ok(Box::new(Scripted {
+            reply,
+            ..Scripted::default()
+        }) as Box<dyn Generator>)
+    })
+    .expect("spawn");
+    Answerer::new(t.library.db().clone(), t.retriever(), llm)
+}
+
 fn options(collection: &str, chat_id: Option<i64>) -> AskOptions {
     AskOptions {
         collection: collection.into(),
@@ -344,14 +357,7 @@ async fn an_answer_that_repeats_a_passage_without_markers_gets_matched_citations
         .expect("search");
     let copied: Vec<&str> = top[0].text.split_whitespace().take(12).collect();
     let reply = format!("In short, {}. That is all I know.", copied.join(" "));
-    let llm = LlmWorker::spawn(move || {
-        Ok(Box::new(Scripted {
-            reply,
-            ..Scripted::default()
-        }) as Box<dyn Generator>)
-    })
-    .expect("spawn");
-    let answerer = Answerer::new(t.library.db().clone(), t.retriever(), llm);
+    let answerer = scripted_answerer(&t, reply);
     let answer = answerer
         .ask(
             &options("Papers", None),
@@ -382,14 +388,7 @@ async fn an_answer_of_markers_only_is_quoted_from_the_passage_it_points_at() {
     let t = TestLibrary::new().await;
     let col = t.collection("Papers").await;
     t.ingest(col, &[shared_pdf(PAPER)], None).await;
-    let llm = LlmWorker::spawn(|| {
-        Ok(Box::new(Scripted {
-            reply: "[1] [2]".into(),
-            ..Scripted::default()
-        }) as Box<dyn Generator>)
-    })
-    .expect("spawn");
-    let answerer = Answerer::new(t.library.db().clone(), t.retriever(), llm);
+    let answerer = scripted_answerer(&t, "[1] [2]");
     let answer = answerer
         .ask(
             &options("Papers", None),
@@ -428,14 +427,7 @@ async fn an_answer_of_markers_only_is_quoted_from_the_passage_it_points_at() {
     assert_eq!(&stored, m);
 
     // A stopped answer is the user's choice: it is kept as it was, markers and all.
-    let llm = LlmWorker::spawn(|| {
-        Ok(Box::new(Scripted {
-            reply: "[1] [2] [3]".into(),
-            ..Scripted::default()
-        }) as Box<dyn Generator>)
-    })
-    .expect("spawn");
-    let answerer = Answerer::new(t.library.db().clone(), t.retriever(), llm);
+    let answerer = scripted_answerer(&t, "[1] [2] [3]");
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
     let stopped = answerer

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use lectern::chunk::Chunker;
 use lectern::embed::{BATCH_SIZE, EmbedWorker};
 use lectern::extract::{ExtractorConfig, WORKER_ARG};
-use lectern::ingest::{CancelFlag, FileStatus, Ingester};
+use lectern::ingest::{FileStatus, Ingester};
+use lectern::job::CancelFlag;
 use lectern::{Library, Paths};
 
 fn proc_status_kib(pid: &str, field: &str) -> Option<u64> {

@@ -11,10 +11,9 @@
 //!   (`../shared/data/qa/debian_faq.jsonl`), asked greedily of a real library.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use lectern::answer::{AskOptions, LlmSettings};
+use lectern::job::CancelFlag;
 use lectern::llm::{ChatMessage, Generator, LlamaEngine, Role, Sampling};
 use lectern::{Library, Paths};
 
@@ -48,7 +47,7 @@ fn engine() -> Result<(), Box<dyn std::error::Error>> {
         threads,
         stop: Vec::new(),
     };
-    let cancel = AtomicBool::new(false);
+    let cancel = CancelFlag::default();
 
     // A prompt of about n_prompt tokens: filler text grown until the template says so.
     let filler =
@@ -149,7 +148,7 @@ fn ask() -> Result<(), Box<dyn std::error::Error>> {
             };
             let started = std::time::Instant::now();
             let a = answerer
-                .ask(&options, q, Arc::new(AtomicBool::new(false)), |_| {})
+                .ask(&options, q, CancelFlag::default(), |_| {})
                 .await?;
             answer_s.push(started.elapsed().as_secs_f64());
             let t = &a.message.timings;

@@ -67,7 +67,7 @@ pub fn text_loader(data: &[u8]) {
             }
             Err(e) => {
                 assert!(
-                    ["empty", "not_utf8", "too_much_text"].contains(&e.code()),
+                    ["empty", "not_utf8", "too_much_text"].contains(&e.code().as_str()),
                     "{e}"
                 );
                 assert!(e.to_string().contains(name), "{e}");

@@ -1,17 +1,17 @@
 //! Asking a collection: retrieve passages, build and fit the prompt, stream the model's answer,
 //! map its [n] citations to passages and store the exchange in the chat's history.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use crate::attribution::CitationCheck;
 use crate::db::Db;
-use crate::error::{DbError, Result};
+use crate::error::{Error, Result};
 use crate::history::{Chat, Message, StoredPassage, Timings};
+use crate::job::CancelFlag;
 use crate::llm::{Finish, LlmWorker, Preread, Progress, Sampling};
 use crate::prompt::{self, FollowUps, Prompt, Turn};
 use crate::retrieve::{Passage, Retriever, SearchMode};
+use crate::settings::{self, SETTINGS, SettingValue};
 
 /// Generation settings stored in the database (`lectern settings`), with their defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,47 +39,35 @@ pub struct LlmSettings {
     pub min_similarity: f32,
 }
 
-/// [`LlmSettings::min_similarity`]'s default, for all-MiniLM-L6-v2: on the Debian FAQ every
-/// one of its 145 questions has a passage at 0.366 or more, and 9 of the 10 off-topic
-/// questions of the answer evaluation stay under 0.30 (docs/BENCHMARKS.md).
+/// [`LlmSettings::min_similarity`]'s default (see [`crate::settings::SETTINGS`]).
 pub const MIN_SIMILARITY: f32 = 0.30;
 
 impl Default for LlmSettings {
+    /// The defaults of [`crate::settings::SETTINGS`], where each is explained.
     fn default() -> Self {
-        Self {
+        let mut s = Self {
             threads: None,
-            n_ctx: 4096,
-            max_tokens: 512,
+            n_ctx: 0,
+            max_tokens: 0,
             temperature: 0.0,
-            top_p: 0.9,
+            top_p: 0.0,
             seed: None,
-            // Measured with `lectern eval --answers` on the Debian FAQ, Qwen 0.5B: k = 3
-            // against 4 cites the gold page more often (0.79 against 0.74) with about 220
-            // fewer prompt tokens, first token 6.1 s against 8.5 s (docs/BENCHMARKS.md).
-            k: 3,
+            k: 0,
             excerpt_words: 0,
-            min_similarity: MIN_SIMILARITY,
+            min_similarity: 0.0,
+        };
+        for spec in &SETTINGS {
+            s.apply(spec.key, spec.default)
+                .expect("the settings table's defaults are valid (a unit test checks)");
         }
+        s
     }
 }
-
-/// The settings' keys, as `lectern settings` shows them.
-pub const SETTING_KEYS: [&str; 9] = [
-    "llm.threads",
-    "llm.n_ctx",
-    "llm.max_tokens",
-    "llm.temperature",
-    "llm.top_p",
-    "llm.seed",
-    "retrieval.k",
-    "retrieval.excerpt_words",
-    "retrieval.min_similarity",
-];
 
 impl LlmSettings {
     pub async fn load(db: &Db) -> Result<Self> {
         let mut s = Self::default();
-        for key in SETTING_KEYS {
+        for key in SETTINGS.map(|spec| spec.key) {
             if let Some(value) = db.setting(key).await? {
                 // A value that no longer parses (hand-edited database) falls back to the default.
                 let _ = s.apply(key, &value);
@@ -88,39 +76,26 @@ impl LlmSettings {
         Ok(s)
     }
 
-    /// Sets one key from text, checking it.
-    pub fn apply(&mut self, key: &str, value: &str) -> Result<(), DbError> {
-        let bad = || DbError::InvalidInput(format!("{key}: {value:?} is not a valid value"));
-        let auto = matches!(value, "auto" | "random" | "");
+    /// Sets one key from text, checked against [`crate::settings::SETTINGS`].
+    pub fn apply(&mut self, key: &str, value: &str) -> Result<()> {
+        let parsed = settings::spec(key)?.parse(value)?;
+        let (number, word) = match parsed {
+            SettingValue::Number(n) => (n, false),
+            SettingValue::Word => (0.0, true),
+        };
+        // The table has checked the range, so these casts cannot truncate.
+        let whole = number as usize;
         match key {
-            "llm.threads" if auto => self.threads = None,
-            "llm.threads" => self.threads = Some(parse_within(value, 1..=256).ok_or_else(bad)?),
-            "llm.n_ctx" => self.n_ctx = parse_within(value, 512..=1 << 20).ok_or_else(bad)?,
-            "llm.max_tokens" => {
-                self.max_tokens = parse_within(value, 1..=1 << 16).ok_or_else(bad)?
-            }
-            "llm.temperature" => {
-                self.temperature = parse_within(value, 0.0..=5.0).ok_or_else(bad)?
-            }
-            // top-p 0 would keep no token at all.
-            "llm.top_p" => {
-                self.top_p = parse_within(value, f32::MIN_POSITIVE..=1.0).ok_or_else(bad)?
-            }
-            "llm.seed" if auto => self.seed = None,
-            "llm.seed" => self.seed = Some(value.parse().map_err(|_| bad())?),
-            "retrieval.k" => self.k = parse_within(value, 1..=50).ok_or_else(bad)?,
-            "retrieval.excerpt_words" => {
-                self.excerpt_words = parse_within(value, 0..=1000).ok_or_else(bad)?
-            }
-            "retrieval.min_similarity" => {
-                self.min_similarity = parse_within(value, 0.0..=1.0).ok_or_else(bad)?
-            }
-            _ => {
-                return Err(DbError::InvalidInput(format!(
-                    "unknown setting {key:?} (known: {})",
-                    SETTING_KEYS.join(", ")
-                )));
-            }
+            "llm.threads" => self.threads = (!word).then_some(whole),
+            "llm.n_ctx" => self.n_ctx = whole,
+            "llm.max_tokens" => self.max_tokens = whole,
+            "llm.temperature" => self.temperature = number as f32,
+            "llm.top_p" => self.top_p = number as f32,
+            "llm.seed" => self.seed = (!word).then_some(number as u32),
+            "retrieval.k" => self.k = whole,
+            "retrieval.excerpt_words" => self.excerpt_words = whole,
+            "retrieval.min_similarity" => self.min_similarity = number as f32,
+            _ => unreachable!("every key of the settings table is stored here: {key}"),
         }
         Ok(())
     }
@@ -166,13 +141,6 @@ impl LlmSettings {
             stop: Vec::new(),
         }
     }
-}
-
-fn parse_within<T: std::str::FromStr + PartialOrd>(
-    value: &str,
-    range: std::ops::RangeInclusive<T>,
-) -> Option<T> {
-    value.parse().ok().filter(|v| range.contains(v))
 }
 
 /// Earlier turns repeated in a follow-up's prompt: enough for "and what about …?", few
@@ -300,12 +268,12 @@ impl Answerer {
         &self,
         options: &AskOptions,
         question: &str,
-        cancel: Arc<AtomicBool>,
+        cancel: CancelFlag,
         mut on_event: impl FnMut(AskEvent<'_>),
     ) -> Result<Answer> {
         let question = question.trim();
         if question.is_empty() {
-            return Err(DbError::InvalidInput("the question is empty".into()).into());
+            return Err(Error::InvalidInput("the question is empty".into()));
         }
         let collection = self.db.collection(&options.collection).await?;
         let chat = match options.chat_id {
@@ -486,9 +454,9 @@ impl Answerer {
     async fn chat_of(&self, id: i64, collection_id: i64) -> Result<Chat> {
         let chat = self.db.chat(id).await?;
         if chat.collection_id != collection_id {
-            return Err(
-                DbError::InvalidInput(format!("chat {id} belongs to another collection")).into(),
-            );
+            return Err(Error::InvalidInput(format!(
+                "chat {id} belongs to another collection"
+            )));
         }
         Ok(chat)
     }

@@ -2,6 +2,101 @@
 
 use std::path::{Path, PathBuf};
 
+/// A failure's stable identifier, what shells branch on (never the message). Matched
+/// exhaustively at the edges, so a new code cannot slip past a shell unnoticed; `as_str` is
+/// the snake_case name the CLI's JSON prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    Io,
+    InvalidInput,
+    Cancelled,
+    NotFound,
+    AlreadyExists,
+    UnsupportedFormat,
+    NotUtf8,
+    Empty,
+    TooLarge,
+    TooMuchText,
+    CollectionDeleted,
+    PasswordRequired,
+    WrongPassword,
+    MalformedPdf,
+    ParserFailed,
+    ParserCrashed,
+    Timeout,
+    NoTextLayer,
+    GarbledText,
+    ExtractorUnavailable,
+    EmbedFailed,
+    EmbeddingModelChanged,
+    StoreFailed,
+    ModelMissing,
+    RuntimeMissing,
+    ModelInvalid,
+    Database,
+    NewerDatabase,
+    Index,
+    UnsupportedCpu,
+    GenerationFailed,
+    PromptTooLong,
+    DownloadFailed,
+    ChecksumMismatch,
+}
+
+impl ErrorCode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Io => "io",
+            Self::InvalidInput => "invalid_input",
+            Self::Cancelled => "cancelled",
+            Self::NotFound => "not_found",
+            Self::AlreadyExists => "already_exists",
+            Self::UnsupportedFormat => "unsupported_format",
+            Self::NotUtf8 => "not_utf8",
+            Self::Empty => "empty",
+            Self::TooLarge => "too_large",
+            Self::TooMuchText => "too_much_text",
+            Self::CollectionDeleted => "collection_deleted",
+            Self::PasswordRequired => "password_required",
+            Self::WrongPassword => "wrong_password",
+            Self::MalformedPdf => "malformed_pdf",
+            Self::ParserFailed => "parser_failed",
+            Self::ParserCrashed => "parser_crashed",
+            Self::Timeout => "timeout",
+            Self::NoTextLayer => "no_text_layer",
+            Self::GarbledText => "garbled_text",
+            Self::ExtractorUnavailable => "extractor_unavailable",
+            Self::EmbedFailed => "embed_failed",
+            Self::EmbeddingModelChanged => "embedding_model_changed",
+            Self::StoreFailed => "store_failed",
+            Self::ModelMissing => "model_missing",
+            Self::RuntimeMissing => "runtime_missing",
+            Self::ModelInvalid => "model_invalid",
+            Self::Database => "database",
+            Self::NewerDatabase => "newer_database",
+            Self::Index => "index",
+            Self::UnsupportedCpu => "unsupported_cpu",
+            Self::GenerationFailed => "generation_failed",
+            Self::PromptTooLong => "prompt_too_long",
+            Self::DownloadFailed => "download_failed",
+            Self::ChecksumMismatch => "checksum_mismatch",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// So tests and logs can compare with the printed name.
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// A failure while reading one input file. Every variant names the file, so a message can be
 /// shown as is next to that file in a batch.
 #[derive(Debug, thiserror::Error)]
@@ -59,31 +154,31 @@ pub enum IngestError {
 }
 
 impl IngestError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Io { .. } => "io",
-            Self::UnsupportedFormat { .. } => "unsupported_format",
-            Self::NotUtf8 { .. } => "not_utf8",
-            Self::Empty { .. } => "empty",
-            Self::TooLarge { .. } => "too_large",
-            Self::TooMuchText { .. } => "too_much_text",
-            Self::CollectionDeleted { .. } => "collection_deleted",
-            Self::PasswordRequired { .. } => "password_required",
-            Self::WrongPassword { .. } => "wrong_password",
-            Self::MalformedPdf { .. } => "malformed_pdf",
-            Self::ParserFailed { .. } => "parser_failed",
-            Self::ParserCrashed { .. } => "parser_crashed",
-            Self::Timeout { .. } => "timeout",
-            Self::NoTextLayer { .. } => "no_text_layer",
-            Self::GarbledText { .. } => "garbled_text",
-            Self::ExtractorUnavailable { .. } => "extractor_unavailable",
-            Self::Embed { .. } => "embed_failed",
+            Self::Io { .. } => ErrorCode::Io,
+            Self::UnsupportedFormat { .. } => ErrorCode::UnsupportedFormat,
+            Self::NotUtf8 { .. } => ErrorCode::NotUtf8,
+            Self::Empty { .. } => ErrorCode::Empty,
+            Self::TooLarge { .. } => ErrorCode::TooLarge,
+            Self::TooMuchText { .. } => ErrorCode::TooMuchText,
+            Self::CollectionDeleted { .. } => ErrorCode::CollectionDeleted,
+            Self::PasswordRequired { .. } => ErrorCode::PasswordRequired,
+            Self::WrongPassword { .. } => ErrorCode::WrongPassword,
+            Self::MalformedPdf { .. } => ErrorCode::MalformedPdf,
+            Self::ParserFailed { .. } => ErrorCode::ParserFailed,
+            Self::ParserCrashed { .. } => ErrorCode::ParserCrashed,
+            Self::Timeout { .. } => ErrorCode::Timeout,
+            Self::NoTextLayer { .. } => ErrorCode::NoTextLayer,
+            Self::GarbledText { .. } => ErrorCode::GarbledText,
+            Self::ExtractorUnavailable { .. } => ErrorCode::ExtractorUnavailable,
+            Self::Embed { .. } => ErrorCode::EmbedFailed,
             Self::Store {
                 source: DbError::EmbeddingModelChanged { .. },
                 ..
-            } => "embedding_model_changed",
-            Self::Store { .. } => "store_failed",
-            Self::Cancelled { .. } => "cancelled",
+            } => ErrorCode::EmbeddingModelChanged,
+            Self::Store { .. } => ErrorCode::StoreFailed,
+            Self::Cancelled { .. } => ErrorCode::Cancelled,
         }
     }
 
@@ -130,19 +225,18 @@ pub enum EmbedError {
     WorkerGone,
     #[error("no embedding model {0:?}; Lectern knows {known}", known = crate::embed::EMBEDDING_MODELS.map(|m| m.id).join(", "))]
     UnknownModel(String),
-    #[error("cancelled")]
-    Cancelled,
 }
 
 impl EmbedError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::ModelMissing(_) => "model_missing",
-            Self::Runtime { .. } => "runtime_missing",
-            Self::Load { .. } | Self::Tokenizer { .. } | Self::Damaged(_) => "model_invalid",
-            Self::Inference(_) | Self::WorkerGone => "embed_failed",
-            Self::UnknownModel(_) => "invalid_input",
-            Self::Cancelled => "cancelled",
+            Self::ModelMissing(_) => ErrorCode::ModelMissing,
+            Self::Runtime { .. } => ErrorCode::RuntimeMissing,
+            Self::Load { .. } | Self::Tokenizer { .. } | Self::Damaged(_) => {
+                ErrorCode::ModelInvalid
+            }
+            Self::Inference(_) | Self::WorkerGone => ErrorCode::EmbedFailed,
+            Self::UnknownModel(_) => ErrorCode::InvalidInput,
         }
     }
 }
@@ -178,24 +272,22 @@ pub enum DbError {
     NoSuchChat(i64),
     #[error("no answer with id {0}")]
     NoSuchMessage(i64),
-    #[error("{0}")]
-    InvalidInput(String),
     #[error("the embedding model is now {active}, but this was embedded with {used}; add it again")]
     EmbeddingModelChanged { used: String, active: String },
 }
 
 impl DbError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Open { .. } | Self::Migrate(_) | Self::Sqlx(_) => "database",
-            Self::NewerSchema { .. } => "newer_database",
+            Self::Open { .. } | Self::Migrate(_) | Self::Sqlx(_) => ErrorCode::Database,
+            Self::NewerSchema { .. } => ErrorCode::NewerDatabase,
             Self::NoSuchCollection(_)
             | Self::NoSuchDocument(_)
             | Self::NoSuchChat(_)
-            | Self::NoSuchMessage(_) => "not_found",
-            Self::CollectionExists(_) => "already_exists",
-            Self::EmptyName | Self::AmbiguousDocument(_) | Self::InvalidInput(_) => "invalid_input",
-            Self::EmbeddingModelChanged { .. } => "embedding_model_changed",
+            | Self::NoSuchMessage(_) => ErrorCode::NotFound,
+            Self::CollectionExists(_) => ErrorCode::AlreadyExists,
+            Self::EmptyName | Self::AmbiguousDocument(_) => ErrorCode::InvalidInput,
+            Self::EmbeddingModelChanged { .. } => ErrorCode::EmbeddingModelChanged,
         }
     }
 }
@@ -218,10 +310,10 @@ pub enum IndexError {
 }
 
 impl IndexError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             Self::Db(e) => e.code(),
-            _ => "index",
+            _ => ErrorCode::Index,
         }
     }
 }
@@ -268,24 +360,21 @@ pub enum LlmError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cancelled")]
-    Cancelled,
 }
 
 impl LlmError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::ModelMissing(_) | Self::NoModel(_) => "model_missing",
-            Self::NotGguf { .. } | Self::Load { .. } | Self::Damaged(_) => "model_invalid",
-            Self::UnsupportedCpu(_) => "unsupported_cpu",
+            Self::ModelMissing(_) | Self::NoModel(_) => ErrorCode::ModelMissing,
+            Self::NotGguf { .. } | Self::Load { .. } | Self::Damaged(_) => ErrorCode::ModelInvalid,
+            Self::UnsupportedCpu(_) => ErrorCode::UnsupportedCpu,
             Self::Backend(_) | Self::Template(_) | Self::Decode(_) | Self::WorkerGone => {
-                "generation_failed"
+                ErrorCode::GenerationFailed
             }
-            Self::PromptTooLong { .. } => "prompt_too_long",
-            Self::Download { .. } => "download_failed",
-            Self::Checksum { .. } => "checksum_mismatch",
-            Self::Io { .. } => "io",
-            Self::Cancelled => "cancelled",
+            Self::PromptTooLong { .. } => ErrorCode::PromptTooLong,
+            Self::Download { .. } => ErrorCode::DownloadFailed,
+            Self::Checksum { .. } => ErrorCode::ChecksumMismatch,
+            Self::Io { .. } => ErrorCode::Io,
         }
     }
 }
@@ -308,18 +397,27 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A value from the user (a setting, a rating, a question, a path) that cannot be used;
+    /// the message names it and why.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The user stopped the work; what it finished is kept.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl Error {
     /// A short, stable identifier that shells may branch on; never match on messages.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             Self::Ingest(e) => e.code(),
             Self::Embed(e) => e.code(),
             Self::Db(e) => e.code(),
             Self::Index(e) => e.code(),
             Self::Llm(e) => e.code(),
-            Self::Io { .. } => "io",
+            Self::Io { .. } => ErrorCode::Io,
+            Self::InvalidInput(_) => ErrorCode::InvalidInput,
+            Self::Cancelled => ErrorCode::Cancelled,
         }
     }
 }

@@ -304,9 +304,9 @@ impl Db {
         message_id: i64,
         rating: i64,
         comment: Option<&str>,
-    ) -> Result<Feedback, DbError> {
+    ) -> crate::Result<Feedback> {
         if rating != 1 && rating != -1 {
-            return Err(DbError::InvalidInput(
+            return Err(crate::Error::InvalidInput(
                 "a rating is +1 (up) or -1 (down)".into(),
             ));
         }

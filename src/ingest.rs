@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -14,21 +13,8 @@ use crate::embed::{BATCH_SIZE, EmbedWorker};
 use crate::error::{DbError, IngestError};
 use crate::extract::{self, ExtractorConfig};
 use crate::index::IndexSet;
+use crate::job::CancelFlag;
 use crate::models::sha256_file;
-
-/// A flag that asks a running job to stop at its next check; cheap to clone.
-#[derive(Debug, Clone, Default)]
-pub struct CancelFlag(Arc<AtomicBool>);
-
-impl CancelFlag {
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileStatus {
@@ -92,7 +78,7 @@ pub enum IngestEvent {
 /// A failed file's error as a shell shows it: [`IngestError::code`] and its message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileError {
-    pub code: &'static str,
+    pub code: crate::error::ErrorCode,
     pub message: String,
 }
 

@@ -15,6 +15,7 @@ pub mod gguf;
 pub mod history;
 pub mod index;
 pub mod ingest;
+pub mod job;
 pub mod library;
 pub mod llm;
 pub mod models;
@@ -22,7 +23,8 @@ pub mod paths;
 pub mod prompt;
 pub mod reembed;
 pub mod retrieve;
+pub mod settings;
 
-pub use error::{DbError, EmbedError, Error, IndexError, IngestError, LlmError, Result};
+pub use error::{DbError, EmbedError, Error, ErrorCode, IndexError, IngestError, LlmError, Result};
 pub use library::Library;
 pub use paths::Paths;

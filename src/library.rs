@@ -3,8 +3,10 @@
 use crate::answer::{Answerer, LlmSettings};
 use crate::chunk::Chunker;
 use crate::db::{Db, Document};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
 use std::sync::{Arc, RwLock};
+use tokio::sync::mpsc::UnboundedSender;
 
 use crate::embed::{
     DEFAULT_MODEL, EmbedWorker, EmbeddingModelSpec, MODEL_SETTING, ModelFiles, embedding_model_spec,
@@ -12,7 +14,8 @@ use crate::embed::{
 use crate::error::{LlmError, Result};
 use crate::extract::ExtractorConfig;
 use crate::index::{IndexParams, IndexSet};
-use crate::ingest::Ingester;
+use crate::ingest::{IngestEvent, IngestReport, Ingester};
+use crate::job::CancelFlag;
 use crate::llm::{EngineSettings, LlmWorker};
 use crate::paths::Paths;
 use crate::retrieve::Retriever;
@@ -168,11 +171,38 @@ impl Library {
         Ok(doc)
     }
 
-    /// Rebuilds a collection's vector index from the database.
-    pub async fn reindex(&self, collection: &str) -> Result<()> {
-        let collection = self.db.collection(collection).await?;
-        let index = self.indexes().get(&self.db, collection.id).await?;
-        index.rebuild(&self.db, collection.id).await?;
+    /// Re-indexes a collection, the one meaning of "re-index" in every shell: each document
+    /// is read again from its source file (a changed file is chunked and embedded again, an
+    /// unchanged one skipped, a missing one reported and kept as stored), then the vector
+    /// index is rebuilt from the database. A cancelled run keeps what it finished and leaves
+    /// the index as the ingest left it.
+    pub async fn reindex(
+        &self,
+        ingester: &Ingester,
+        collection_id: i64,
+        progress: Option<UnboundedSender<IngestEvent>>,
+        cancel: &CancelFlag,
+    ) -> Result<IngestReport> {
+        let sources: Vec<PathBuf> = self
+            .db
+            .documents(collection_id)
+            .await?
+            .into_iter()
+            .map(|d| PathBuf::from(d.source_path))
+            .collect();
+        let report = ingester
+            .ingest(collection_id, &sources, None, progress, cancel)
+            .await;
+        if !cancel.is_cancelled() {
+            self.rebuild_index(collection_id).await?;
+        }
+        Ok(report)
+    }
+
+    /// Rebuilds a collection's vector index from the vectors in the database.
+    pub async fn rebuild_index(&self, collection_id: i64) -> Result<()> {
+        let index = self.indexes().get(&self.db, collection_id).await?;
+        index.rebuild(&self.db, collection_id).await?;
         Ok(())
     }
 

@@ -4,7 +4,6 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -12,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::db::Db;
 use crate::error::{LlmError, Result};
 use crate::gguf::{self, GgufInfo};
+use crate::job::CancelFlag;
 
 /// The setting that names the selected model (a file name in the models folder, or a path).
 pub const MODEL_SETTING: &str = "llm.model";
@@ -299,9 +299,9 @@ pub fn download(
     models_dir: &Path,
     url: &str,
     sha256: Option<&str>,
-    cancel: &AtomicBool,
+    cancel: &CancelFlag,
     mut on_progress: impl FnMut(DownloadProgress),
-) -> Result<ModelEntry, LlmError> {
+) -> Result<ModelEntry> {
     let fail = |reason: String| LlmError::Download {
         url: url.to_owned(),
         reason,
@@ -341,7 +341,7 @@ pub fn download(
             content_length
         }
         416 if resumed_from > 0 => Some(resumed_from), // the part is already complete
-        other => return Err(fail(format!("HTTP status {other}"))),
+        other => return Err(fail(format!("HTTP status {other}")).into()),
     };
     let mut hasher = Sha256::new();
     let mut out = if resumed_from > 0 {
@@ -364,9 +364,9 @@ pub fn download(
         let mut body = response.into_body().into_reader();
         let mut buf = vec![0u8; 1 << 20];
         loop {
-            if cancel.load(Ordering::Relaxed) {
+            if cancel.is_cancelled() {
                 out.flush().map_err(io(&part))?;
-                return Err(LlmError::Cancelled);
+                return Err(crate::Error::Cancelled);
             }
             let n = body.read(&mut buf).map_err(|e| fail(e.to_string()))?;
             if n == 0 {
@@ -389,7 +389,8 @@ pub fn download(
     {
         return Err(fail(format!(
             "the connection ended after {done} of {total} bytes; run again to resume"
-        )));
+        ))
+        .into());
     }
     let actual = hex(&hasher.finalize());
     if let Some(expected) = sha256
@@ -400,7 +401,8 @@ pub fn download(
             path: dest,
             expected: expected.to_ascii_lowercase(),
             actual,
-        });
+        }
+        .into());
     }
     let info = gguf::read_info(&part).map_err(|source| {
         let _ = fs::remove_file(&part);

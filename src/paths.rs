@@ -105,12 +105,8 @@ impl Paths {
         new_dir: &Path,
         config_dir: &Path,
     ) -> Result<DataDirChoice, Error> {
-        let invalid = |reason: &str| {
-            Error::Db(crate::DbError::InvalidInput(format!(
-                "{}: {reason}",
-                new_dir.display()
-            )))
-        };
+        let invalid =
+            |reason: &str| Error::InvalidInput(format!("{}: {reason}", new_dir.display()));
         if !new_dir.is_absolute() {
             return Err(invalid("not an absolute path"));
         }
@@ -144,8 +140,7 @@ impl Paths {
 /// and canonical (symbolic links and `..` resolved), so what is stored and shown is where the
 /// file really is. A path that does not exist is an error naming it.
 pub fn from_ui(raw: &str) -> Result<PathBuf, Error> {
-    let invalid =
-        |reason: &str| Error::Db(crate::DbError::InvalidInput(format!("{raw:?}: {reason}")));
+    let invalid = |reason: &str| Error::InvalidInput(format!("{raw:?}: {reason}"));
     if raw.trim().is_empty() {
         return Err(invalid("an empty path"));
     }

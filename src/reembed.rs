@@ -8,7 +8,7 @@ use crate::embed::{
     embedding_model_spec,
 };
 use crate::error::{EmbedError, IndexError, Result};
-use crate::ingest::CancelFlag;
+use crate::job::CancelFlag;
 use crate::library::Library;
 
 /// Passages read, embedded and staged per step: a few embedding batches, so progress moves
@@ -173,7 +173,7 @@ impl Library {
                 if cancel.is_cancelled() {
                     // The staged vectors stay: switching to this model again reuses them.
                     db.delete_setting(TARGET_SETTING).await?;
-                    return Err(EmbedError::Cancelled.into());
+                    return Err(crate::Error::Cancelled);
                 }
                 let todo = db.reembed_todo(STEP).await?;
                 if todo.is_empty() {

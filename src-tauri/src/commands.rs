@@ -6,11 +6,12 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use lectern::answer::{AskEvent, AskOptions, LlmSettings, SETTING_KEYS};
+use lectern::answer::{AskEvent, AskOptions, LlmSettings};
 use lectern::history::PromptParts;
 use lectern::ingest::FileStatus;
 use lectern::models;
 use lectern::paths::Config;
+use lectern::settings::SETTINGS;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
 use tauri_specta::Event;
@@ -132,9 +133,7 @@ pub async fn start_ingest(
         handle,
         collection,
         collection_id,
-        paths,
-        password,
-        false,
+        IngestWork::Files { paths, password },
     ))
 }
 
@@ -147,23 +146,23 @@ pub async fn reindex_collection(
     handle: AppHandle,
     collection: String,
 ) -> IpcResult<u32> {
-    let db = app.library.db();
-    let collection_id = db.collection(&collection).await?.id;
-    let paths = db
-        .documents(collection_id)
-        .await?
-        .into_iter()
-        .map(|d| PathBuf::from(d.source_path))
-        .collect();
+    let collection_id = app.library.db().collection(&collection).await?.id;
     Ok(spawn_ingest(
         &app,
         handle,
         collection,
         collection_id,
-        paths,
-        None,
-        true,
+        IngestWork::Reindex,
     ))
+}
+
+/// What an ingest job reads: files the user dropped, or the collection's own sources again.
+enum IngestWork {
+    Files {
+        paths: Vec<PathBuf>,
+        password: Option<String>,
+    },
+    Reindex,
 }
 
 fn spawn_ingest(
@@ -171,9 +170,7 @@ fn spawn_ingest(
     handle: AppHandle,
     collection: String,
     collection_id: i64,
-    paths: Vec<PathBuf>,
-    password: Option<String>,
-    rebuild_index: bool,
+    work: IngestWork,
 ) -> u32 {
     let job_id = app.next_id();
     let cancel = app.register_job(job_id);
@@ -208,24 +205,33 @@ fn spawn_ingest(
             let send = send.clone();
             move |event| send(IngestUpdate::from_core(event))
         });
-        let report = ingester
-            .ingest(
-                collection_id,
-                &paths,
-                password.as_deref(),
-                Some(tx),
-                &cancel,
-            )
-            .await;
+        let report = match work {
+            IngestWork::Files { paths, password } => Ok(ingester
+                .ingest(
+                    collection_id,
+                    &paths,
+                    password.as_deref(),
+                    Some(tx),
+                    &cancel,
+                )
+                .await),
+            IngestWork::Reindex => {
+                app.library
+                    .reindex(&ingester, collection_id, Some(tx), &cancel)
+                    .await
+            }
+        };
         let _ = forward.await;
-        if rebuild_index
-            && !cancel.is_cancelled()
-            && let Err(e) = app.library.reindex(&collection).await
-        {
-            send(IngestUpdate::Failed {
-                error: IpcError::from(e),
-            });
-        }
+        let report = match report {
+            Ok(report) => report,
+            Err(e) => {
+                send(IngestUpdate::Failed {
+                    error: IpcError::from(e),
+                });
+                app.finish_job(job_id);
+                return;
+            }
+        };
         let count = |status| u32::try_from(report.count(status)).unwrap_or(u32::MAX);
         send(IngestUpdate::Finished {
             n_indexed: count(FileStatus::Indexed),
@@ -325,7 +331,7 @@ pub async fn start_embedding_switch(
                 n_embedded: u32::try_from(report.n_embedded).unwrap_or(u32::MAX),
                 seconds: started.elapsed().as_secs_f64(),
             },
-            Err(e) if e.code() == "cancelled" => ReembedUpdate::Cancelled,
+            Err(lectern::Error::Cancelled) => ReembedUpdate::Cancelled,
             Err(e) => ReembedUpdate::Failed {
                 error: IpcError::from(e),
             },
@@ -592,8 +598,7 @@ pub async fn set_setting(
     value: String,
 ) -> IpcResult<SettingsView> {
     LlmSettings::set(app.library.db(), &key, value.trim()).await?;
-    if key == "llm.n_ctx" {
-        // The context is sized when the model loads.
+    if lectern::settings::spec(&key)?.reloads_model {
         app.unload_llm().await;
     }
     settings_view(&app).await
@@ -603,11 +608,15 @@ async fn settings_view(app: &App) -> IpcResult<SettingsView> {
     let settings = LlmSettings::load(app.library.db()).await?;
     let paths = app.library.paths();
     Ok(SettingsView {
-        values: SETTING_KEYS
+        values: SETTINGS
             .iter()
-            .map(|key| SettingValue {
-                key: (*key).into(),
-                value: settings.get(key).unwrap_or_default(),
+            .map(|spec| SettingValue {
+                key: spec.key.into(),
+                value: settings.get(spec.key).unwrap_or_default(),
+                default_value: spec.default.into(),
+                label: spec.label.into(),
+                help: spec.help.into(),
+                reloads_model: spec.reloads_model,
             })
             .collect(),
         data_dir: paths.data_dir.display().to_string(),

@@ -26,18 +26,42 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// From a core error code ([`lectern::Error::code`], [`lectern::ingest::FileError`]).
-    pub fn from_core(code: &str) -> Self {
+    /// From a core error code. Exhaustive on purpose: a new core code does not compile here
+    /// until someone decides what the UI does with it.
+    pub fn from_core(code: lectern::ErrorCode) -> Self {
+        use lectern::ErrorCode as C;
         match code {
-            "not_found" => Self::NotFound,
-            "already_exists" => Self::AlreadyExists,
-            "invalid_input" | "unsupported_format" => Self::InvalidInput,
-            "password_required" => Self::PasswordRequired,
-            "wrong_password" => Self::WrongPassword,
-            "model_missing" | "runtime_missing" => Self::ModelMissing,
-            "model_invalid" => Self::ModelInvalid,
-            "cancelled" | "collection_deleted" => Self::Cancelled,
-            _ => Self::Other,
+            C::NotFound => Self::NotFound,
+            C::AlreadyExists => Self::AlreadyExists,
+            C::InvalidInput | C::UnsupportedFormat => Self::InvalidInput,
+            C::PasswordRequired => Self::PasswordRequired,
+            C::WrongPassword => Self::WrongPassword,
+            C::ModelMissing | C::RuntimeMissing => Self::ModelMissing,
+            C::ModelInvalid => Self::ModelInvalid,
+            C::Cancelled | C::CollectionDeleted => Self::Cancelled,
+            C::Io
+            | C::NotUtf8
+            | C::Empty
+            | C::TooLarge
+            | C::TooMuchText
+            | C::MalformedPdf
+            | C::ParserFailed
+            | C::ParserCrashed
+            | C::Timeout
+            | C::NoTextLayer
+            | C::GarbledText
+            | C::ExtractorUnavailable
+            | C::EmbedFailed
+            | C::EmbeddingModelChanged
+            | C::StoreFailed
+            | C::Database
+            | C::NewerDatabase
+            | C::Index
+            | C::UnsupportedCpu
+            | C::GenerationFailed
+            | C::PromptTooLong
+            | C::DownloadFailed
+            | C::ChecksumMismatch => Self::Other,
         }
     }
 }
@@ -546,12 +570,17 @@ pub struct SettingsView {
     pub embedding_model: String,
 }
 
+/// One row of the core's settings table (`lectern::settings::SETTINGS`) with its value, so
+/// the Settings page declares no key, label or range of its own.
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct SettingValue {
-    /// `llm.threads`, `llm.n_ctx`, `llm.max_tokens`, `llm.temperature`, `llm.top_p`,
-    /// `llm.seed`, `retrieval.k`, `retrieval.excerpt_words` or `retrieval.min_similarity`.
     pub key: String,
     pub value: String,
+    pub default_value: String,
+    pub label: String,
+    /// The range and what the value does, in words.
+    pub help: String,
+    pub reloads_model: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Type)]

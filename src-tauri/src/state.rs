@@ -2,12 +2,13 @@
 //! loaded on first use, on its own thread) and the cancel flags of running jobs and answers.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use lectern::answer::Answerer;
 use lectern::extract::ExtractorConfig;
-use lectern::ingest::{CancelFlag, Ingester};
+use lectern::ingest::Ingester;
+use lectern::job::CancelFlag;
 use lectern::llm::LlmWorker;
 use lectern::retrieve::Retriever;
 use lectern::{Error, Library};
@@ -26,7 +27,7 @@ pub struct App {
     /// One ingest at a time: two would fight over the two cores and the same rows.
     pub ingest_turn: tokio::sync::Mutex<()>,
     jobs: Mutex<HashMap<u32, CancelFlag>>,
-    answers: Mutex<HashMap<u32, Arc<AtomicBool>>>,
+    answers: Mutex<HashMap<u32, CancelFlag>>,
     /// The embedding-model switch running, if any: at most one.
     reembed_job: Mutex<Option<u32>>,
     next_id: AtomicU32,
@@ -136,8 +137,8 @@ impl App {
         *lock(&self.reembed_job) = job_id;
     }
 
-    pub fn register_answer(&self, ask_id: u32) -> Arc<AtomicBool> {
-        let flag = Arc::new(AtomicBool::new(false));
+    pub fn register_answer(&self, ask_id: u32) -> CancelFlag {
+        let flag = CancelFlag::default();
         lock(&self.answers).insert(ask_id, flag.clone());
         flag
     }
@@ -149,7 +150,7 @@ impl App {
     pub fn stop_answer(&self, ask_id: u32) -> bool {
         lock(&self.answers)
             .get(&ask_id)
-            .map(|f| f.store(true, Ordering::Relaxed))
+            .map(CancelFlag::cancel)
             .is_some()
     }
 }

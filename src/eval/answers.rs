@@ -6,13 +6,11 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use crate::answer::{Answer, Answerer, AskOptions};
 use crate::error::{Error, Result};
-use crate::ingest::CancelFlag;
+use crate::job::CancelFlag;
 
 /// One labelled question.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -438,7 +436,7 @@ async fn ask_once(
 ) -> Result<(Answer, f64)> {
     let started = Instant::now();
     let answer = answerer
-        .ask(options, question, Arc::new(AtomicBool::new(false)), |_| {})
+        .ask(options, question, CancelFlag::default(), |_| {})
         .await?;
     let answer_ms = started.elapsed().as_secs_f64() * 1000.0;
     answerer.delete_chat(answer.chat.id).await?;

@@ -5,7 +5,6 @@
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use llama_cpp_2::context::LlamaContext;
@@ -23,6 +22,7 @@ use super::{ChatMessage, Finish, Generation, Generator, Progress, Role, Sampling
 /// step is under a second; smaller steps cost prefill speed (docs/BENCHMARKS.md).
 const PREFILL_STEP: usize = 64;
 use crate::error::LlmError;
+use crate::job::CancelFlag;
 
 /// One llama.cpp backend per process; initialising it twice fails.
 fn backend() -> Result<&'static LlamaBackend, LlmError> {
@@ -178,14 +178,14 @@ impl<'m> LlamaEngine<'m> {
     fn prefill(
         &mut self,
         tokens: &[LlamaToken],
-        cancel: &AtomicBool,
+        cancel: &CancelFlag,
         on_read: &mut dyn FnMut(usize),
     ) -> Result<bool, LlmError> {
         let step = self.prefill_step();
         let mut batch = LlamaBatch::new(step, 1);
         let n_chunks = tokens.len().div_ceil(step);
         for (chunk_idx, chunk) in tokens.chunks(step).enumerate() {
-            if cancel.load(Ordering::Relaxed) {
+            if cancel.is_cancelled() {
                 return Ok(false);
             }
             batch.clear();
@@ -312,7 +312,7 @@ impl Generator for LlamaEngine<'_> {
         &mut self,
         messages: &[ChatMessage],
         threads: usize,
-        cancel: &AtomicBool,
+        cancel: &CancelFlag,
     ) -> Result<usize, LlmError> {
         let tokens = self.prompt_tokens(messages, threads)?;
         let n_keep = self.keep_common_prefix(&tokens, tokens.len());
@@ -325,7 +325,7 @@ impl Generator for LlamaEngine<'_> {
         &mut self,
         messages: &[ChatMessage],
         sampling: &Sampling,
-        cancel: &AtomicBool,
+        cancel: &CancelFlag,
         on_progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Generation, LlmError> {
         let started = Instant::now();
@@ -427,7 +427,7 @@ impl Generator for LlamaEngine<'_> {
             if self.cached.len() + 1 >= self.n_ctx {
                 break Finish::ContextFull;
             }
-            if cancel.load(Ordering::Relaxed) {
+            if cancel.is_cancelled() {
                 break Finish::Cancelled;
             }
             batch.clear();

@@ -6,13 +6,12 @@ mod llama;
 mod repetition;
 mod worker;
 
-use std::sync::atomic::AtomicBool;
-
 pub use llama::{EngineSettings, LlamaEngine, Utf8Stream, render_fallback};
 pub use repetition::repeat_start;
 pub use worker::{AnswerStream, LlmWorker, Piece, Preread};
 
 use crate::error::LlmError;
+use crate::job::CancelFlag;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -126,7 +125,7 @@ pub trait Generator {
         &mut self,
         messages: &[ChatMessage],
         sampling: &Sampling,
-        cancel: &AtomicBool,
+        cancel: &CancelFlag,
         on_progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Generation, LlmError>;
 
@@ -138,7 +137,7 @@ pub trait Generator {
         &mut self,
         messages: &[ChatMessage],
         threads: usize,
-        cancel: &AtomicBool,
+        cancel: &CancelFlag,
     ) -> Result<usize, LlmError> {
         let _ = (messages, threads, cancel);
         Ok(0)

@@ -1,7 +1,6 @@
 //! [`LlmWorker`]: the thread that owns a [`Generator`]; prompts are fitted and answered there,
 //! one request at a time, with text streamed back over a channel.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -9,6 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{EngineSettings, Generation, Generator, LlamaEngine, Progress};
 use crate::error::LlmError;
+use crate::job::CancelFlag;
 use crate::llm::Sampling;
 use crate::prompt::{self, FittedPrompt, Prompt, PromptDefaults};
 
@@ -28,7 +28,7 @@ enum Request {
     Answer {
         prompt: Box<Prompt>,
         sampling: Sampling,
-        cancel: Arc<AtomicBool>,
+        cancel: CancelFlag,
         pieces: mpsc::UnboundedSender<Piece>,
         reply: oneshot::Sender<Result<(FittedPrompt, Generation), LlmError>>,
     },
@@ -37,7 +37,7 @@ enum Request {
         prompt: Box<Prompt>,
         reserve: usize,
         threads: usize,
-        cancel: Arc<AtomicBool>,
+        cancel: CancelFlag,
         reply: oneshot::Sender<Result<Preread, LlmError>>,
     },
 }
@@ -69,7 +69,7 @@ pub struct LlmWorker {
     prompt_defaults: &'static PromptDefaults,
     /// The cancel flag of the latest pre-read: every other request sets it first, so a
     /// pre-read never delays a real question by more than one prefill step.
-    preread_cancel: Arc<Mutex<Arc<AtomicBool>>>,
+    preread_cancel: Arc<Mutex<CancelFlag>>,
     /// When the latest pre-read started or ended, and on how many threads.
     last_preread: Arc<Mutex<Option<(Instant, usize)>>>,
 }
@@ -189,7 +189,7 @@ impl LlmWorker {
     /// Stops the running pre-read (if any) at its next prefill step.
     fn interrupt_preread(&self) {
         if let Ok(flag) = self.preread_cancel.lock() {
-            flag.store(true, Ordering::Relaxed);
+            flag.cancel();
         }
     }
 
@@ -212,9 +212,9 @@ impl LlmWorker {
         threads: usize,
     ) -> Result<Preread, LlmError> {
         self.note_preread(threads);
-        let cancel = Arc::new(AtomicBool::new(false));
+        let cancel = CancelFlag::default();
         if let Ok(mut slot) = self.preread_cancel.lock() {
-            slot.store(true, Ordering::Relaxed);
+            slot.cancel();
             *slot = cancel.clone();
         }
         let (reply, rx) = oneshot::channel();
@@ -298,7 +298,7 @@ impl LlmWorker {
         &self,
         prompt: Prompt,
         sampling: Sampling,
-        cancel: Arc<AtomicBool>,
+        cancel: CancelFlag,
     ) -> Result<AnswerStream, LlmError> {
         let (pieces_tx, pieces) = mpsc::unbounded_channel();
         let (reply, result) = oneshot::channel();
@@ -354,7 +354,7 @@ fn serve(generator: &mut dyn Generator, requests: std::sync::mpsc::Receiver<Requ
                 sampling,
                 reply,
             } => {
-                let never = AtomicBool::new(false);
+                let never = CancelFlag::default();
                 let _ = reply.send(generator.generate(&messages, &sampling, &never, &mut |_| {}));
             }
             Request::Preread {

@@ -1,10 +1,10 @@
 //! Answers: the four-part prompt (snapshots), fitting, citation mapping, chat history and
 //! feedback that survive a restart, and `lectern ask` end to end with the real model.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use lectern::answer::{Answerer, AskEvent, AskOptions, LlmSettings};
+use lectern::job::CancelFlag;
 use lectern::llm::{ChatMessage, Finish, Generation, Generator, LlmWorker, Progress, Sampling};
 use lectern::prompt::{self, Prompt, PromptPassage, Turn};
 use lectern::{Library, LlmError, Paths};
@@ -170,14 +170,14 @@ impl Generator for Scripted {
         &mut self,
         messages: &[ChatMessage],
         sampling: &Sampling,
-        cancel: &AtomicBool,
+        cancel: &CancelFlag,
         on_progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Generation, LlmError> {
         *self.sent.lock().expect("lock") = messages.to_vec();
         let mut text = String::new();
         let mut finish = Finish::EndOfText;
         for (i, word) in self.reply.split_inclusive(' ').enumerate() {
-            if cancel.load(Ordering::Relaxed) || i >= sampling.max_tokens {
+            if cancel.is_cancelled() || i >= sampling.max_tokens {
                 finish = Finish::Cancelled;
                 break;
             }
@@ -249,7 +249,7 @@ async fn citations_map_to_pages_and_history_and_feedback_survive_a_restart() {
         .ask(
             &options("Papers", None),
             QUESTION,
-            Arc::new(AtomicBool::new(false)),
+            CancelFlag::default(),
             |event| {
                 if let AskEvent::Text(p) = event {
                     streamed.push_str(p)
@@ -287,7 +287,7 @@ async fn citations_map_to_pages_and_history_and_feedback_survive_a_restart() {
         .ask(
             &options("Papers", Some(answer.chat.id)),
             "And which function estimates it?",
-            Arc::new(AtomicBool::new(false)),
+            CancelFlag::default(),
             |_| {},
         )
         .await
@@ -362,7 +362,7 @@ async fn an_answer_that_repeats_a_passage_without_markers_gets_matched_citations
         .ask(
             &options("Papers", None),
             QUESTION,
-            Arc::new(AtomicBool::new(false)),
+            CancelFlag::default(),
             |_| {},
         )
         .await
@@ -393,7 +393,7 @@ async fn an_answer_of_markers_only_is_quoted_from_the_passage_it_points_at() {
         .ask(
             &options("Papers", None),
             QUESTION,
-            Arc::new(AtomicBool::new(false)),
+            CancelFlag::default(),
             |_| {},
         )
         .await
@@ -428,12 +428,12 @@ async fn an_answer_of_markers_only_is_quoted_from_the_passage_it_points_at() {
 
     // A stopped answer is the user's choice: it is kept as it was, markers and all.
     let answerer = scripted_answerer(&t, "[1] [2] [3]");
-    let cancel = Arc::new(AtomicBool::new(false));
+    let cancel = CancelFlag::default();
     let flag = cancel.clone();
     let stopped = answerer
         .ask(&options("Papers", None), QUESTION, cancel, |event| {
             if let AskEvent::Text(_) = event {
-                flag.store(true, Ordering::Relaxed);
+                flag.cancel();
             }
         })
         .await
@@ -456,7 +456,7 @@ async fn stopping_keeps_the_partial_answer() {
     })
     .expect("spawn");
     let answerer = Answerer::new(t.library.db().clone(), t.retriever(), llm);
-    let cancel = Arc::new(AtomicBool::new(false));
+    let cancel = CancelFlag::default();
     let flag = cancel.clone();
     let mut n = 0;
     let answer = answerer
@@ -465,7 +465,7 @@ async fn stopping_keeps_the_partial_answer() {
                 n += 1;
             }
             if n == 2 {
-                flag.store(true, Ordering::Relaxed);
+                flag.cancel();
             }
         })
         .await
@@ -744,7 +744,7 @@ async fn a_pdf_saying_ignore_previous_instructions_does_not_change_the_instructi
         .ask(
             &options("Injected", None),
             "How often is the wick of the lamp trimmed?",
-            Arc::new(AtomicBool::new(false)),
+            CancelFlag::default(),
             |_| {},
         )
         .await
@@ -879,16 +879,11 @@ async fn a_question_the_collection_is_not_about_is_answered_without_the_model() 
         async move {
             let mut streamed = String::new();
             let answer = answerer
-                .ask(
-                    &options,
-                    question,
-                    Arc::new(AtomicBool::new(false)),
-                    |event| {
-                        if let AskEvent::Text(p) = event {
-                            streamed.push_str(p)
-                        }
-                    },
-                )
+                .ask(&options, question, CancelFlag::default(), |event| {
+                    if let AskEvent::Text(p) = event {
+                        streamed.push_str(p)
+                    }
+                })
                 .await
                 .expect("answer");
             (answer, streamed)
@@ -975,16 +970,11 @@ async fn a_preread_draft_with_other_passages_never_reaches_the_answer() {
 
     let mut sources = Vec::new();
     let answer = answerer
-        .ask(
-            &options,
-            question,
-            Arc::new(AtomicBool::new(false)),
-            |event| {
-                if let AskEvent::Sources(passages) = event {
-                    sources = passages.iter().map(|p| p.chunk_id).collect();
-                }
-            },
-        )
+        .ask(&options, question, CancelFlag::default(), |event| {
+            if let AskEvent::Sources(passages) = event {
+                sources = passages.iter().map(|p| p.chunk_id).collect();
+            }
+        })
         .await
         .expect("answer");
     let m = &answer.message;
@@ -1025,7 +1015,7 @@ async fn a_preread_draft_with_other_passages_never_reaches_the_answer() {
         .expect("pre-read")
         .expect("about the collection");
     let again = answerer
-        .ask(&fresh, question, Arc::new(AtomicBool::new(false)), |_| {})
+        .ask(&fresh, question, CancelFlag::default(), |_| {})
         .await
         .expect("answer");
     let timings = &again.message.timings;
@@ -1033,39 +1023,52 @@ async fn a_preread_draft_with_other_passages_never_reaches_the_answer() {
     assert_eq!(again.message.passages[0].chunk_id, own[0].chunk_id);
 
     // A real question does not wait for a pre-read to finish: it is cut short. A model of
-    // its own, so the test can see when this pre-read has been sent.
-    let answerer = Answerer::new(
-        t.library.db().clone(),
-        t.retriever(),
-        crate::llm::worker(2048),
-    );
+    // its own, so the test can see when this pre-read has been sent. The pre-read reads on
+    // one thread to last longer; under the parallel test load the question's own retrieval
+    // can still outlast a 300-token pre-read, so a fresh model tries again (at most three).
     let long = AskOptions { k: 3, ..fresh };
-    let reader = answerer.clone();
-    let draft_options = long.clone();
-    let running = tokio::spawn(async move {
-        reader
-            .preread(
-                &draft_options,
-                "What is the keeper paid, and what else does he get?",
-            )
+    let mut draft_options = long.clone();
+    draft_options.sampling.threads = 1;
+    draft_options.auto_threads = false;
+    let mut cuts = Vec::new();
+    for _ in 0..3 {
+        let answerer = Answerer::new(
+            t.library.db().clone(),
+            t.retriever(),
+            crate::llm::worker(2048),
+        );
+        let reader = answerer.clone();
+        let draft_options = draft_options.clone();
+        let running = tokio::spawn(async move {
+            reader
+                .preread(
+                    &draft_options,
+                    "What is the keeper paid, and what else does he get?",
+                )
+                .await
+        });
+        let hold = std::time::Duration::from_secs(600);
+        while answerer.llm().recent_preread_threads(hold).is_none() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        answerer
+            .ask(&long, question, CancelFlag::default(), |_| {})
             .await
-    });
-    let hold = std::time::Duration::from_secs(600);
-    while answerer.llm().recent_preread_threads(hold).is_none() {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            .expect("answer");
+        let cut = running
+            .await
+            .expect("join")
+            .expect("pre-read")
+            .expect("about the collection");
+        cuts.push(cut);
+        if cut.n_cached_tokens < cut.n_prompt_tokens {
+            break;
+        }
     }
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    answerer
-        .ask(&long, question, Arc::new(AtomicBool::new(false)), |_| {})
-        .await
-        .expect("answer");
-    let cut = running
-        .await
-        .expect("join")
-        .expect("pre-read")
-        .expect("about the collection");
     assert!(
-        cut.n_cached_tokens < cut.n_prompt_tokens,
-        "the pre-read gave way: {cut:?}"
+        cuts.iter()
+            .any(|cut| cut.n_cached_tokens < cut.n_prompt_tokens),
+        "the pre-read gave way: {cuts:?}"
     );
 }

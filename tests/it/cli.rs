@@ -171,3 +171,81 @@ fn collections_ingest_documents_chunks_and_remove_through_the_cli() {
     let (_, list) = lectern(data, &["collection", "list"]);
     assert!(list.is_empty());
 }
+
+#[test]
+fn reindex_reads_changed_sources_again_and_keeps_missing_ones() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let notes = dir.path().join("notes.md");
+    let gone = dir.path().join("gone.md");
+    std::fs::write(
+        &notes,
+        "# Tides\n\nThe harbour floods at the spring tide.\n",
+    )
+    .expect("write");
+    std::fs::write(&gone, "# Bells\n\nThe fog bell rings every ten seconds.\n").expect("write");
+    let (rc, _) = lectern(
+        &data,
+        &[
+            "ingest",
+            "-c",
+            "Notes",
+            &notes.to_string_lossy(),
+            &gone.to_string_lossy(),
+        ],
+    );
+    assert_eq!(rc, 0);
+
+    std::fs::write(
+        &notes,
+        "# Tides\n\nThe lighthouse keeper logs the neap tide.\n",
+    )
+    .expect("write");
+    std::fs::remove_file(&gone).expect("remove");
+    let (rc, out) = lectern(&data, &["reindex", "--collection", "Notes"]);
+    assert_eq!(rc, 2, "the missing source is a failed file: {out:?}");
+    let status = |name: &str| {
+        out.iter()
+            .find(|o| o["path"].as_str().is_some_and(|p| p.ends_with(name)))
+            .map(|o| o["status"].as_str().unwrap_or_default().to_owned())
+    };
+    assert_eq!(status("notes.md").as_deref(), Some("indexed"), "{out:?}");
+    assert_eq!(status("gone.md").as_deref(), Some("failed"), "{out:?}");
+
+    // The changed text is what is stored and found; the missing file's document is kept.
+    let (_, docs) = lectern(&data, &["documents", "-c", "Notes"]);
+    assert_eq!(docs.len(), 2, "{docs:?}");
+    let (_, found) = lectern(
+        &data,
+        &[
+            "search",
+            "-c",
+            "Notes",
+            "--mode",
+            "vector",
+            "neap tide keeper",
+        ],
+    );
+    let top = &found[0]["hits"][0];
+    assert!(
+        top["text"].as_str().expect("text").contains("neap"),
+        "{top}"
+    );
+
+    // Unchanged sources are skipped the second time.
+    std::fs::write(&gone, "# Bells\n\nThe fog bell rings every ten seconds.\n").expect("write");
+    let (rc, out) = lectern(&data, &["reindex", "-c", "Notes"]);
+    assert_eq!(rc, 0, "{out:?}");
+    assert!(
+        out.iter()
+            .filter(|o| o["path"].is_string())
+            .all(|o| o["status"] == "skipped"),
+        "{out:?}"
+    );
+
+    let (rc, out) = lectern(&data, &["reindex", "-c", "Nowhere"]);
+    assert_eq!(
+        (rc, out[0]["error"]["code"].as_str()),
+        (1, Some("not_found"))
+    );
+}

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use lectern::embed::EmbedWorker;
-use lectern::ingest::{CancelFlag, FileStatus, IngestEvent};
+use lectern::ingest::{FileStatus, IngestEvent};
+use lectern::job::CancelFlag;
 use lectern::retrieve::{Retriever, SearchMode};
 
 use crate::support::{TestLibrary, asset, model_files, shared_pdf};
@@ -118,7 +119,7 @@ async fn deleting_a_collection_during_its_ingest_cancels_the_ingest_cleanly() {
     let codes: Vec<Option<&str>> = report
         .files
         .iter()
-        .map(|f| f.error.as_ref().map(|e| e.code()))
+        .map(|f| f.error.as_ref().map(|e| e.code().as_str()))
         .collect();
     assert_eq!(report.files[0].status, FileStatus::Indexed, "{codes:?}");
     assert_eq!(

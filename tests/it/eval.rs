@@ -92,7 +92,7 @@ impl lectern::llm::Generator for Keyed {
         &mut self,
         messages: &[lectern::llm::ChatMessage],
         _sampling: &lectern::llm::Sampling,
-        _cancel: &std::sync::atomic::AtomicBool,
+        _cancel: &lectern::job::CancelFlag,
         on_progress: &mut dyn FnMut(lectern::llm::Progress<'_>),
     ) -> Result<lectern::llm::Generation, lectern::LlmError> {
         let asked = messages.last().map_or("", |m| m.content.as_str());
@@ -231,7 +231,7 @@ async fn answer_evaluation_scores_a_hand_made_set() {
 
     // A cancelled evaluation stops between questions and says so.
     let cancelled = lectern::eval::answers::EvalPlan {
-        cancel: lectern::ingest::CancelFlag::default(),
+        cancel: lectern::job::CancelFlag::default(),
         ..plan.clone()
     };
     cancelled.cancel.cancel();

@@ -365,7 +365,7 @@ async fn every_shared_pdf_is_extracted_or_refused_with_a_reason() {
             Err(e) => {
                 eprintln!("{name}: {} ({:.1?})", e.code(), clock.elapsed());
                 assert!(
-                    !["extractor_unavailable", "io"].contains(&e.code()),
+                    !["extractor_unavailable", "io"].contains(&e.code().as_str()),
                     "{name}: {e}"
                 );
                 assert!(

@@ -9,7 +9,7 @@ use lectern::ingest::{FileOutcome, FileStatus};
 use crate::support::{TestLibrary, asset, extractor, shared_pdf};
 
 fn code(outcome: &FileOutcome) -> &'static str {
-    outcome.error.as_ref().map_or("", |e| e.code())
+    outcome.error.as_ref().map_or("", |e| e.code().as_str())
 }
 
 #[tokio::test]
@@ -339,7 +339,7 @@ async fn a_crashing_or_hanging_extractor_costs_one_file_not_the_process() {
 async fn a_cancelled_ingest_stores_nothing_partial() {
     let t = TestLibrary::new().await;
     let col = t.collection("c").await;
-    let cancel = lectern::ingest::CancelFlag::default();
+    let cancel = lectern::job::CancelFlag::default();
     cancel.cancel();
     let report = t
         .ingester

@@ -1,10 +1,8 @@
 //! The generation engine against the real SmolLM2-135M-Instruct GGUF: streaming, stopping,
 //! fitting prompts into the context, reusing the cache across turns, and the GGUF reader.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use lectern::gguf;
+use lectern::job::CancelFlag;
 use lectern::llm::{EngineSettings, Finish, LlmWorker, Progress, Sampling, Utf8Stream};
 use lectern::prompt::{self, Prompt, PromptPassage, Turn};
 
@@ -109,7 +107,7 @@ async fn answers_stream_in_order_and_stop_within_one_token() {
         .answer(
             lighthouse_prompt("Why were keepers called wickies?"),
             greedy(40),
-            Arc::new(AtomicBool::new(false)),
+            CancelFlag::default(),
         )
         .expect("start");
     let mut pieces = Vec::new();
@@ -145,7 +143,7 @@ async fn answers_stream_in_order_and_stop_within_one_token() {
     assert!(generation.first_token_ms.is_some());
 
     // Stop after the first piece: at most one more token is decoded.
-    let cancel = Arc::new(AtomicBool::new(false));
+    let cancel = CancelFlag::default();
     let stream = llm
         .answer(
             lighthouse_prompt("Who invented the Fresnel lens, and when?"),
@@ -156,7 +154,7 @@ async fn answers_stream_in_order_and_stop_within_one_token() {
     let (_, stopped) = stream
         .finish(|p| {
             if let Progress::Text(_) = p {
-                cancel.store(true, Ordering::Relaxed)
+                cancel.cancel()
             }
         })
         .await
@@ -166,7 +164,8 @@ async fn answers_stream_in_order_and_stop_within_one_token() {
     assert!(!stopped.text.is_empty(), "the partial answer is kept");
 
     // Cancelled before it starts: nothing is generated, nothing fails.
-    let cancel = Arc::new(AtomicBool::new(true));
+    let cancel = CancelFlag::default();
+    cancel.cancel();
     let stream = llm
         .answer(lighthouse_prompt("Anything?"), greedy(50), cancel)
         .expect("start");
@@ -187,7 +186,7 @@ async fn a_looping_answer_is_cut_at_its_first_repeat_and_stop_strings_end_it() {
                 "Write this sentence ten times, each time on a new line: {sentence}"
             )),
             greedy(300),
-            Arc::new(AtomicBool::new(false)),
+            CancelFlag::default(),
         )
         .expect("start");
     let (_, looped) = stream.finish(|_| {}).await.expect("answer");
@@ -207,7 +206,7 @@ async fn a_looping_answer_is_cut_at_its_first_repeat_and_stop_strings_end_it() {
         llm.answer(
             lighthouse_prompt("Why were keepers called wickies?"),
             sampling,
-            Arc::new(AtomicBool::new(false)),
+            CancelFlag::default(),
         )
         .expect("start")
     };
@@ -249,7 +248,7 @@ async fn a_follow_up_reuses_the_cached_conversation() {
     let llm = worker(2048);
     let first = lighthouse_prompt("Why were keepers called wickies?");
     let (fitted, one) = llm
-        .answer(first.clone(), greedy(24), Arc::new(AtomicBool::new(false)))
+        .answer(first.clone(), greedy(24), CancelFlag::default())
         .expect("start")
         .finish(|_| {})
         .await
@@ -260,7 +259,7 @@ async fn a_follow_up_reuses_the_cached_conversation() {
         assistant: one.text.clone(),
     }];
     let (fitted2, two) = llm
-        .answer(follow_up, greedy(24), Arc::new(AtomicBool::new(false)))
+        .answer(follow_up, greedy(24), CancelFlag::default())
         .expect("start")
         .finish(|_| {})
         .await
@@ -367,13 +366,13 @@ async fn fitted_prompts_never_exceed_the_context_and_keep_whole_passages() {
         // The model itself agrees with the count: the fitted prompt decodes, with room left
         // for the answer (checked on some cases; stopped after the first token to save time).
         if case % 8 == 0 {
-            let cancel = Arc::new(AtomicBool::new(false));
+            let cancel = CancelFlag::default();
             let (_, generation) = llm
                 .answer(prompt, greedy(reserve), cancel.clone())
                 .expect("start")
                 .finish(|p| {
                     if let Progress::Text(_) = p {
-                        cancel.store(true, Ordering::Relaxed)
+                        cancel.cancel()
                     }
                 })
                 .await
@@ -441,7 +440,7 @@ async fn a_base_model_without_a_chat_template_gets_the_fallback_prompt() {
         .answer(
             lighthouse_prompt("Why were keepers called wickies?"),
             greedy(48),
-            Arc::new(AtomicBool::new(false)),
+            CancelFlag::default(),
         )
         .expect("start")
         .finish(|_| {})

@@ -1,9 +1,9 @@
 //! The models folder: listing, selecting, importing, and downloading a real GGUF from an HTTP
 //! server on 127.0.0.1 that drops the first connection halfway (resume, SHA-256 check).
 
+use lectern::job::CancelFlag;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use lectern::models;
@@ -79,7 +79,7 @@ fn a_download_resumes_after_a_dropped_connection_and_checks_its_sha() {
     let dir = tempfile::tempdir().expect("temp dir");
     let models_dir = dir.path();
     let model_url = format!("{url}/model.gguf?download=true");
-    let cancel = AtomicBool::new(false);
+    let cancel = CancelFlag::default();
 
     let err = models::download(models_dir, &model_url, Some(&sha), &cancel, |_| {})
         .expect_err("the first connection drops");

@@ -4,7 +4,8 @@
 use lectern::embed::{
     DEFAULT_MODEL, EmbedWorker, MODEL_SETTING, ModelFiles, TARGET_SETTING, cosine,
 };
-use lectern::ingest::{CancelFlag, FileStatus};
+use lectern::ingest::FileStatus;
+use lectern::job::CancelFlag;
 use lectern::reembed::ReembedEvent;
 use lectern::retrieve::SearchMode;
 use lectern::{Library, Paths};

@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 use lectern::chunk::Chunker;
 use lectern::embed::{EmbedWorker, ModelFiles};
 use lectern::extract::ExtractorConfig;
-use lectern::ingest::{CancelFlag, IngestReport, Ingester};
+use lectern::ingest::{IngestReport, Ingester};
+use lectern::job::CancelFlag;
 use lectern::retrieve::Retriever;
 use lectern::{Library, Paths};
 

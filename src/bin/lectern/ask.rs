@@ -1,25 +1,14 @@
 //! The CLI's answer commands: `ask`, `chat`, `models` and `settings`, mapped onto core calls.
 
 use std::io::{BufRead, Write};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use lectern::answer::{Answerer, AskEvent, AskOptions, LlmSettings, SETTING_KEYS};
+use lectern::answer::{Answerer, AskEvent, AskOptions, LlmSettings};
 use lectern::models::{self, DownloadProgress};
+use lectern::settings::SETTINGS;
 use lectern::{Error, Library, LlmError};
 
-use crate::ModelsCommand;
 use crate::output::Out;
-
-/// Stops the current answer on Ctrl-C (the process stays up).
-fn cancel_on_ctrl_c(cancel: &Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
-    let cancel = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            cancel.store(true, Ordering::Relaxed);
-        }
-    })
-}
+use crate::{ModelsCommand, cancel_on_ctrl_c};
 
 async fn ask_one(
     answerer: &Answerer,
@@ -27,8 +16,7 @@ async fn ask_one(
     question: &str,
     out: &Out,
 ) -> Result<lectern::answer::Answer, Error> {
-    let cancel = Arc::new(AtomicBool::new(false));
-    let watcher = cancel_on_ctrl_c(&cancel);
+    let (cancel, watcher) = cancel_on_ctrl_c();
     let answer = answerer
         .ask(options, question, cancel, |event| match event {
             AskEvent::Sources(_) => {}
@@ -135,8 +123,7 @@ pub async fn models(library: &Library, command: ModelsCommand, out: &Out) -> Res
             sha256,
             select,
         } => {
-            let cancel = Arc::new(AtomicBool::new(false));
-            let watcher = cancel_on_ctrl_c(&cancel);
+            let (cancel, watcher) = cancel_on_ctrl_c();
             let dir = models_dir.clone();
             let progress = out.download_progress();
             let entry = tokio::task::spawn_blocking(move || {
@@ -172,16 +159,8 @@ pub async fn settings(
         _ => LlmSettings::load(db).await?,
     };
     let keys: Vec<&str> = match &key {
-        Some(k) => {
-            settings.get(k).ok_or_else(|| {
-                lectern::DbError::InvalidInput(format!(
-                    "unknown setting {k:?} (known: {})",
-                    SETTING_KEYS.join(", ")
-                ))
-            })?;
-            vec![k.as_str()]
-        }
-        None => SETTING_KEYS.to_vec(),
+        Some(k) => vec![lectern::settings::spec(k)?.key],
+        None => SETTINGS.map(|spec| spec.key).to_vec(),
     };
     for k in keys {
         out.setting(k, &settings.get(k).unwrap_or_default());

@@ -1,11 +1,10 @@
 //! `lectern embedding`: list the embedding models and switch between them.
 
-use lectern::ingest::CancelFlag;
 use lectern::reembed::ReembedEvent;
 use lectern::{Error, Library};
 
-use crate::EmbeddingCommand;
 use crate::output::Out;
+use crate::{EmbeddingCommand, cancel_on_ctrl_c};
 
 pub async fn run(library: &Library, command: EmbeddingCommand, out: &Out) -> Result<(), Error> {
     match command {
@@ -19,13 +18,7 @@ pub async fn run(library: &Library, command: EmbeddingCommand, out: &Out) -> Res
             }
         }
         EmbeddingCommand::Use { model } => {
-            let cancel = CancelFlag::default();
-            let on_ctrl_c = cancel.clone();
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    on_ctrl_c.cancel();
-                }
-            });
+            let (cancel, _watcher) = cancel_on_ctrl_c();
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ReembedEvent>();
             let printer = {
                 let out = out.clone();

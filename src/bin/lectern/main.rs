@@ -11,7 +11,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use lectern::extract::{ExtractorConfig, WORKER_ARG, run_worker};
 use lectern::index::IndexOrigin;
-use lectern::ingest::{CancelFlag, FileStatus};
+use lectern::ingest::FileStatus;
+use lectern::job::CancelFlag;
 use lectern::retrieve::SearchMode;
 use lectern::{Error, Library, Paths};
 
@@ -44,6 +45,13 @@ enum Command {
         password: Option<String>,
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Re-index a collection: read every document again from its source file (changed files
+    /// are embedded again, unchanged ones skipped, missing ones reported and kept), then
+    /// rebuild its vector index
+    Reindex {
+        #[arg(long, short)]
+        collection: String,
     },
     /// Remove one document (by id, name or path) and its chunks from a collection
     Remove {
@@ -162,8 +170,8 @@ enum Command {
     /// List the embedding models, or switch to another (re-embeds every collection)
     #[command(subcommand)]
     Embedding(EmbeddingCommand),
-    /// Show or change generation settings (llm.threads, llm.n_ctx, llm.max_tokens,
-    /// llm.temperature, llm.top_p, llm.seed)
+    /// Show or change the answer and retrieval settings (`lectern settings --help` lists them)
+    #[command(long_about = settings_help())]
     Settings {
         key: Option<String>,
         /// New value (`auto` for threads, `random` for seed)
@@ -330,6 +338,16 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             paths,
         } => {
             return ingest(&library, &collection, &paths, password.as_deref(), out).await;
+        }
+        Command::Reindex { collection } => {
+            let collection = db.collection(&collection).await?;
+            let ingester = ingester(&library)?;
+            return report_ingest(out, |tx, cancel| async move {
+                library
+                    .reindex(&ingester, collection.id, Some(tx), &cancel)
+                    .await
+            })
+            .await;
         }
         Command::Remove {
             collection,
@@ -585,24 +603,39 @@ async fn ingest(
         }
         Err(e) => return Err(e.into()),
     };
+    let ingester = ingester(library)?;
+    report_ingest(out, |tx, cancel| async move {
+        Ok(ingester
+            .ingest(collection.id, inputs, password, Some(tx), &cancel)
+            .await)
+    })
+    .await
+}
+
+/// The embedding model loaded for ingest, with PDF extraction in this binary's worker mode.
+fn ingester(library: &Library) -> Result<lectern::ingest::Ingester, Error> {
     let worker_exe = std::env::current_exe().map_err(|e| Error::Io {
         path: "lectern".into(),
         source: e,
     })?;
-    let ingester = library.ingester(ExtractorConfig::new(worker_exe))?;
-    let cancel = CancelFlag::default();
-    let on_ctrl_c = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_ctrl_c.cancel();
-        }
-    });
+    library.ingester(ExtractorConfig::new(worker_exe))
+}
+
+/// Runs an ingest job (`run` gets its progress channel and a Ctrl-C cancel flag), printing
+/// progress, each file's outcome and the summary. Exit code 2 when a file failed.
+async fn report_ingest<F>(
+    out: &Out,
+    run: impl FnOnce(tokio::sync::mpsc::UnboundedSender<lectern::ingest::IngestEvent>, CancelFlag) -> F,
+) -> Result<ExitCode, Error>
+where
+    F: std::future::Future<Output = Result<lectern::ingest::IngestReport, Error>>,
+{
+    let (cancel, _watcher) = cancel_on_ctrl_c();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let printer = tokio::spawn(output::ingest_progress(rx, out.clone()));
-    let report = ingester
-        .ingest(collection.id, inputs, password, Some(tx), &cancel)
-        .await;
+    let report = run(tx, cancel).await;
     let _ = printer.await;
+    let report = report?;
     for outcome in &report.files {
         out.ingest_outcome(outcome);
     }
@@ -612,4 +645,29 @@ async fn ingest(
     } else {
         ExitCode::from(2)
     })
+}
+
+/// `lectern settings --help`: every key with its range and default, from the core's table.
+fn settings_help() -> String {
+    let mut help = String::from("Show or change the answer and retrieval settings.\n\nSettings:");
+    for spec in &lectern::settings::SETTINGS {
+        help.push_str(&format!(
+            "\n  {:<26} {} (default {})",
+            spec.key, spec.help, spec.default
+        ));
+    }
+    help
+}
+
+/// A cancel flag that the next Ctrl-C sets, so the work in hand stops and keeps what it
+/// finished; abort the watcher when the work is done (a chat stays up for the next question).
+fn cancel_on_ctrl_c() -> (CancelFlag, tokio::task::JoinHandle<()>) {
+    let cancel = CancelFlag::default();
+    let on_ctrl_c = cancel.clone();
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_ctrl_c.cancel();
+        }
+    });
+    (cancel, watcher)
 }

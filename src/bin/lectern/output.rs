@@ -136,7 +136,7 @@ impl Out {
 
     pub fn error(&self, e: &Error) {
         if self.json {
-            self.line(&serde_json::json!({ "error": ErrorJson { code: e.code(), message: e.to_string() } }));
+            self.line(&serde_json::json!({ "error": ErrorJson { code: e.code().as_str(), message: e.to_string() } }));
         } else {
             eprintln!("lectern: {e}");
         }
@@ -342,7 +342,7 @@ impl Out {
                 pages: o.n_pages,
                 chunks: o.n_chunks,
                 error: o.error.as_ref().map(|e| ErrorJson {
-                    code: e.code(),
+                    code: e.code().as_str(),
                     message: e.to_string(),
                 }),
             });

@@ -336,13 +336,18 @@ export type ReembedUpdate =
 /**  Stopped by the user: the old model stays in use, the work so far is kept for a retry. */
 { kind: "cancelled" } | { kind: "failed"; error: IpcError };
 
+/**
+ *  One row of the core's settings table (`lectern::settings::SETTINGS`) with its value, so
+ *  the Settings page declares no key, label or range of its own.
+ */
 export type SettingValue = {
-	/**
-	 *  `llm.threads`, `llm.n_ctx`, `llm.max_tokens`, `llm.temperature`, `llm.top_p`,
-	 *  `llm.seed`, `retrieval.k`, `retrieval.excerpt_words` or `retrieval.min_similarity`.
-	 */
 	key: string,
 	value: string,
+	default_value: string,
+	label: string,
+	/**  The range and what the value does, in words. */
+	help: string,
+	reloads_model: boolean,
 };
 
 /**  Generation and retrieval settings, as text the way `lectern settings` shows them. */

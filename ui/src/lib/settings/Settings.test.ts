@@ -6,7 +6,16 @@ import Settings from "./Settings.svelte";
 import { embedding } from "../state/embedding.svelte";
 
 const settings: SettingsView = {
-  values: [{ key: "retrieval.k", value: "5" }],
+  values: [
+    {
+      key: "retrieval.k",
+      value: "5",
+      default_value: "3",
+      label: "Passages per question (top-k)",
+      help: "1–50",
+      reloads_model: false,
+    },
+  ],
   data_dir: "/home/u/.local/share/lectern",
   models_dir: "/home/u/.local/share/lectern/models",
   embedding_model: "all-MiniLM-L6-v2",

@@ -164,7 +164,7 @@ fn ort_environment(library: &Path) -> Result<ort::environment::Environment, Embe
         reason,
     };
     if !library.exists() {
-        return Err(runtime_err("file not found (run scripts/setup.sh)".into()));
+        return Err(runtime_err("file not found".into()));
     }
     let env = ort::init_from(library)
         .map_err(|e| runtime_err(e.to_string()))?

@@ -209,7 +209,7 @@ impl IngestError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
-    #[error("embedding model file missing: {} (run scripts/setup.sh)", .0.display())]
+    #[error("embedding model file missing: {}", .0.display())]
     ModelMissing(PathBuf),
     #[error("ONNX Runtime could not be loaded from {}: {reason}", path.display())]
     Runtime { path: PathBuf, reason: String },
@@ -320,9 +320,9 @@ impl IndexError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
-    #[error("language model file missing: {} (run scripts/setup.sh or `lectern models import`)", .0.display())]
+    #[error("language model file missing: {}", .0.display())]
     ModelMissing(PathBuf),
-    #[error("no language model in {} (run scripts/setup.sh, or `lectern models import FILE`)", .0.display())]
+    #[error("no language model in {}", .0.display())]
     NoModel(PathBuf),
     #[error("{}: not a usable GGUF model: {source}", path.display())]
     NotGguf {
@@ -379,6 +379,15 @@ impl LlmError {
     }
 }
 
+/// Which of the two models (with its runtime) a message is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    /// The embedding model or ONNX Runtime: only `scripts/setup.sh` installs them.
+    Embedding,
+    /// A GGUF: installed by `scripts/setup.sh`, or imported by the user.
+    Language,
+}
+
 /// Any failure of the core.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -407,6 +416,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// What is missing when the models folder lacks a model this needs: each shell words
+    /// its own way to get one (a command, a button).
+    pub fn missing_model(&self) -> Option<ModelKind> {
+        match self {
+            Self::Embed(EmbedError::ModelMissing(_) | EmbedError::Runtime { .. }) => {
+                Some(ModelKind::Embedding)
+            }
+            Self::Llm(LlmError::ModelMissing(_) | LlmError::NoModel(_)) => {
+                Some(ModelKind::Language)
+            }
+            _ => None,
+        }
+    }
+
     /// A short, stable identifier that shells may branch on; never match on messages.
     pub fn code(&self) -> ErrorCode {
         match self {

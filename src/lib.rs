@@ -25,6 +25,8 @@ pub mod reembed;
 pub mod retrieve;
 pub mod settings;
 
-pub use error::{DbError, EmbedError, Error, ErrorCode, IndexError, IngestError, LlmError, Result};
+pub use error::{
+    DbError, EmbedError, Error, ErrorCode, IndexError, IngestError, LlmError, ModelKind, Result,
+};
 pub use library::Library;
 pub use paths::Paths;

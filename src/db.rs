@@ -1,5 +1,6 @@
 //! The SQLite database: schema migrations and every query the core runs.
 
+use crate::ids::{CollectionId, DocumentId};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -19,7 +20,7 @@ pub struct Db {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Collection {
-    pub id: i64,
+    pub id: CollectionId,
     pub name: String,
     pub created_at: i64,
     pub n_documents: i64,
@@ -53,8 +54,8 @@ impl DocFormat {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document {
-    pub id: i64,
-    pub collection_id: i64,
+    pub id: DocumentId,
+    pub collection_id: CollectionId,
     pub name: String,
     pub source_path: String,
     pub format: DocFormat,
@@ -66,10 +67,17 @@ pub struct Document {
     pub added_at: i64,
 }
 
+impl Document {
+    /// The file is no longer where it was ingested from (its text stays searchable).
+    pub fn source_missing(&self) -> bool {
+        !Path::new(&self.source_path).is_file()
+    }
+}
+
 /// What [`Db::replace_document`] wrote and what it replaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredDocument {
-    pub document_id: i64,
+    pub document_id: DocumentId,
     /// In chunk order.
     pub chunk_ids: Vec<i64>,
     /// Chunks of the document previously ingested from the same path, now deleted.
@@ -80,7 +88,7 @@ pub struct StoredDocument {
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct PassageRow {
     pub chunk_id: i64,
-    pub document_id: i64,
+    pub document_id: DocumentId,
     pub document: String,
     pub first_page: Option<i64>,
     pub last_page: Option<i64>,
@@ -91,7 +99,7 @@ pub struct PassageRow {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredChunk {
     pub id: i64,
-    pub document_id: i64,
+    pub document_id: DocumentId,
     pub chunk_idx: i64,
     pub first_page: Option<i64>,
     pub last_page: Option<i64>,
@@ -104,7 +112,7 @@ pub struct StoredChunk {
 /// A document ready to be written, with all its chunks and their vectors.
 #[derive(Debug, Clone)]
 pub struct NewDocument {
-    pub collection_id: i64,
+    pub collection_id: CollectionId,
     pub name: String,
     pub source_path: String,
     pub format: DocFormat,
@@ -214,7 +222,7 @@ impl Db {
             .await;
         match res {
             Ok(done) => Ok(Collection {
-                id: done.last_insert_rowid(),
+                id: CollectionId(done.last_insert_rowid()),
                 name: name.to_owned(),
                 created_at,
                 n_documents: 0,
@@ -226,14 +234,29 @@ impl Db {
     }
 
     pub async fn collections(&self) -> Result<Vec<Collection>, DbError> {
-        let rows = sqlx::query(
+        self.collections_where("", None::<i64>).await
+    }
+
+    /// `filter` is a `WHERE` clause over `c` with at most one `?`, bound to `value`.
+    async fn collections_where<T>(
+        &self,
+        filter: &str,
+        value: Option<T>,
+    ) -> Result<Vec<Collection>, DbError>
+    where
+        T: Send + for<'q> sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    {
+        let sql = format!(
             "SELECT c.id, c.name, c.created_at, \
                     COUNT(d.id) AS n_documents, COALESCE(SUM(d.n_chunks), 0) AS n_chunks \
              FROM collections c LEFT JOIN documents d ON d.collection_id = c.id \
-             GROUP BY c.id ORDER BY c.name",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+             {filter} GROUP BY c.id ORDER BY c.name"
+        );
+        let mut query = sqlx::query(&sql);
+        if let Some(value) = value {
+            query = query.bind(value);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(Collection {
@@ -248,16 +271,23 @@ impl Db {
             .map_err(Into::into)
     }
 
+    /// The collection a person named: how shells that take names find its id, once.
     pub async fn collection(&self, name: &str) -> Result<Collection, DbError> {
-        self.collections()
+        self.collections_where("WHERE c.name = ?", Some(name.to_owned()))
             .await?
-            .into_iter()
-            .find(|c| c.name == name)
+            .pop()
             .ok_or_else(|| DbError::NoSuchCollection(name.to_owned()))
     }
 
+    pub async fn collection_by_id(&self, id: CollectionId) -> Result<Collection, DbError> {
+        self.collections_where("WHERE c.id = ?", Some(id))
+            .await?
+            .pop()
+            .ok_or(DbError::NoSuchCollectionId(id))
+    }
+
     /// False once the collection is deleted (an ingest into it then stops).
-    pub async fn collection_exists(&self, collection_id: i64) -> Result<bool, DbError> {
+    pub async fn collection_exists(&self, collection_id: CollectionId) -> Result<bool, DbError> {
         let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM collections WHERE id = ?")
             .bind(collection_id)
             .fetch_optional(&self.pool)
@@ -265,18 +295,18 @@ impl Db {
         Ok(found.is_some())
     }
 
-    pub async fn rename_collection(&self, old: &str, new: &str) -> Result<(), DbError> {
+    pub async fn rename_collection(&self, id: CollectionId, new: &str) -> Result<(), DbError> {
         let new = new.trim();
         if new.is_empty() {
             return Err(DbError::EmptyName);
         }
-        let res = sqlx::query("UPDATE collections SET name = ? WHERE name = ?")
+        let res = sqlx::query("UPDATE collections SET name = ? WHERE id = ?")
             .bind(new)
-            .bind(old)
+            .bind(id)
             .execute(&self.pool)
             .await;
         match res {
-            Ok(done) if done.rows_affected() == 0 => Err(DbError::NoSuchCollection(old.to_owned())),
+            Ok(done) if done.rows_affected() == 0 => Err(DbError::NoSuchCollectionId(id)),
             Ok(_) => Ok(()),
             Err(e) if is_unique_violation(&e) => Err(DbError::CollectionExists(new.to_owned())),
             Err(e) => Err(e.into()),
@@ -284,20 +314,20 @@ impl Db {
     }
 
     /// Deletes a collection with all its documents and chunks, in one transaction.
-    pub async fn delete_collection(&self, name: &str) -> Result<(), DbError> {
-        let done = sqlx::query("DELETE FROM collections WHERE name = ?")
-            .bind(name)
+    pub async fn delete_collection(&self, id: CollectionId) -> Result<(), DbError> {
+        let done = sqlx::query("DELETE FROM collections WHERE id = ?")
+            .bind(id)
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(DbError::NoSuchCollection(name.to_owned()));
+            return Err(DbError::NoSuchCollectionId(id));
         }
         Ok(())
     }
 
     // --- documents --------------------------------------------------------------------------
 
-    pub async fn documents(&self, collection_id: i64) -> Result<Vec<Document>, DbError> {
+    pub async fn documents(&self, collection_id: CollectionId) -> Result<Vec<Document>, DbError> {
         let sql = format!(
             "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE collection_id = ? ORDER BY name, id"
         );
@@ -311,7 +341,7 @@ impl Db {
             .collect::<Result<_, _>>()?)
     }
 
-    pub async fn document(&self, document_id: i64) -> Result<Document, DbError> {
+    pub async fn document(&self, document_id: DocumentId) -> Result<Document, DbError> {
         let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = ?");
         let row = sqlx::query(&sql)
             .bind(document_id)
@@ -324,7 +354,7 @@ impl Db {
     /// The document of this collection with these bytes, if any.
     pub async fn document_by_hash(
         &self,
-        collection_id: i64,
+        collection_id: CollectionId,
         content_hash: &str,
     ) -> Result<Option<Document>, DbError> {
         let sql = format!(
@@ -339,9 +369,13 @@ impl Db {
     }
 
     /// Finds a document by id, source path or file name.
-    pub async fn find_document(&self, collection_id: i64, key: &str) -> Result<Document, DbError> {
+    pub async fn find_document(
+        &self,
+        collection_id: CollectionId,
+        key: &str,
+    ) -> Result<Document, DbError> {
         let docs = self.documents(collection_id).await?;
-        if let Ok(id) = key.parse::<i64>()
+        if let Ok(id) = key.parse::<DocumentId>()
             && let Some(doc) = docs.iter().find(|d| d.id == id)
         {
             return Ok(doc.clone());
@@ -432,7 +466,7 @@ impl Db {
         }
         tx.commit().await?;
         Ok(StoredDocument {
-            document_id,
+            document_id: DocumentId(document_id),
             chunk_ids,
             replaced_chunk_ids,
         })
@@ -440,7 +474,7 @@ impl Db {
 
     /// Deletes a document; its chunks and their keyword-index rows go with it. Returns the
     /// ids of the chunks removed.
-    pub async fn delete_document(&self, document_id: i64) -> Result<Vec<i64>, DbError> {
+    pub async fn delete_document(&self, document_id: DocumentId) -> Result<Vec<i64>, DbError> {
         // Immediate: it reads the chunk ids, then deletes; a deferred transaction's upgrade to
         // a writer fails at once ("database is locked") when another process wrote meanwhile.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -461,7 +495,7 @@ impl Db {
 
     // --- chunks -----------------------------------------------------------------------------
 
-    pub async fn chunks(&self, document_id: i64) -> Result<Vec<StoredChunk>, DbError> {
+    pub async fn chunks(&self, document_id: DocumentId) -> Result<Vec<StoredChunk>, DbError> {
         Ok(sqlx::query_as::<_, StoredChunk>(
             "SELECT id, document_id, chunk_idx, first_page, last_page, char_start, char_end, \
              n_tokens, text FROM chunks WHERE document_id = ? ORDER BY chunk_idx",
@@ -471,7 +505,10 @@ impl Db {
         .await?)
     }
 
-    pub async fn chunk_embeddings(&self, document_id: i64) -> Result<Vec<Vec<f32>>, DbError> {
+    pub async fn chunk_embeddings(
+        &self,
+        document_id: DocumentId,
+    ) -> Result<Vec<Vec<f32>>, DbError> {
         let rows =
             sqlx::query("SELECT embedding FROM chunks WHERE document_id = ? ORDER BY chunk_idx")
                 .bind(document_id)
@@ -483,7 +520,7 @@ impl Db {
     }
 
     /// Ids of every chunk of a collection.
-    pub async fn chunk_ids(&self, collection_id: i64) -> Result<Vec<i64>, DbError> {
+    pub async fn chunk_ids(&self, collection_id: CollectionId) -> Result<Vec<i64>, DbError> {
         Ok(sqlx::query_scalar(
             "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id \
              WHERE d.collection_id = ?",
@@ -496,7 +533,7 @@ impl Db {
     /// (chunk id, vector) of a collection's chunks: all of them, or those listed.
     pub async fn chunk_vectors(
         &self,
-        collection_id: i64,
+        collection_id: CollectionId,
         only: Option<&[i64]>,
     ) -> Result<Vec<(i64, Vec<f32>)>, DbError> {
         let rows = sqlx::query(
@@ -543,7 +580,7 @@ impl Db {
     /// (higher is better).
     pub async fn keyword_search(
         &self,
-        collection_id: i64,
+        collection_id: CollectionId,
         fts_query: &str,
         limit: usize,
     ) -> Result<Vec<(i64, f32)>, DbError> {

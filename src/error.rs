@@ -41,6 +41,7 @@ pub enum ErrorCode {
     PromptTooLong,
     DownloadFailed,
     ChecksumMismatch,
+    Internal,
 }
 
 impl ErrorCode {
@@ -80,6 +81,7 @@ impl ErrorCode {
             Self::PromptTooLong => "prompt_too_long",
             Self::DownloadFailed => "download_failed",
             Self::ChecksumMismatch => "checksum_mismatch",
+            Self::Internal => "internal",
         }
     }
 }
@@ -260,6 +262,8 @@ pub enum DbError {
     Sqlx(#[from] sqlx::Error),
     #[error("no collection named {0:?}")]
     NoSuchCollection(String),
+    #[error("no collection with id {0}")]
+    NoSuchCollectionId(crate::ids::CollectionId),
     #[error("a collection named {0:?} already exists")]
     CollectionExists(String),
     #[error("collection names must not be empty")]
@@ -269,9 +273,9 @@ pub enum DbError {
     #[error("{0:?} matches several documents; use the document id")]
     AmbiguousDocument(String),
     #[error("no chat with id {0}")]
-    NoSuchChat(i64),
+    NoSuchChat(crate::ids::ChatId),
     #[error("no answer with id {0}")]
-    NoSuchMessage(i64),
+    NoSuchMessage(crate::ids::MessageId),
     #[error("the embedding model is now {active}, but this was embedded with {used}; add it again")]
     EmbeddingModelChanged { used: String, active: String },
 }
@@ -282,6 +286,7 @@ impl DbError {
             Self::Open { .. } | Self::Migrate(_) | Self::Sqlx(_) => ErrorCode::Database,
             Self::NewerSchema { .. } => ErrorCode::NewerDatabase,
             Self::NoSuchCollection(_)
+            | Self::NoSuchCollectionId(_)
             | Self::NoSuchDocument(_)
             | Self::NoSuchChat(_)
             | Self::NoSuchMessage(_) => ErrorCode::NotFound,
@@ -413,6 +418,9 @@ pub enum Error {
     /// The user stopped the work; what it finished is kept.
     #[error("cancelled")]
     Cancelled,
+    /// A bug, not the user's input: a worker thread panicked.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -441,6 +449,7 @@ impl Error {
             Self::Io { .. } => ErrorCode::Io,
             Self::InvalidInput(_) => ErrorCode::InvalidInput,
             Self::Cancelled => ErrorCode::Cancelled,
+            Self::Internal(_) => ErrorCode::Internal,
         }
     }
 }

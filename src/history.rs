@@ -1,6 +1,7 @@
 //! Chats, their messages (with the passages each prompt held), feedback on answers and the
 //! per-collection prompt parts, in SQLite.
 
+use crate::ids::{ChatId, CollectionId, DocumentId, MessageId};
 use sqlx::Row;
 
 use crate::db::{Db, now_ms};
@@ -9,8 +10,8 @@ use crate::prompt::PromptDefaults;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Chat {
-    pub id: i64,
-    pub collection_id: i64,
+    pub id: ChatId,
+    pub collection_id: CollectionId,
     pub title: String,
     pub created_at: i64,
 }
@@ -21,7 +22,7 @@ pub struct StoredPassage {
     /// Its number in the prompt, from 1.
     pub n: i64,
     pub chunk_id: i64,
-    pub document_id: i64,
+    pub document_id: DocumentId,
     pub document: String,
     pub first_page: Option<i64>,
     pub last_page: Option<i64>,
@@ -45,8 +46,8 @@ pub struct Timings {
 /// A question and its answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
-    pub id: i64,
-    pub chat_id: i64,
+    pub id: MessageId,
+    pub chat_id: ChatId,
     pub question: String,
     pub answer: String,
     /// `end_of_text`, `max_tokens`, `context_full` or `cancelled`.
@@ -81,7 +82,7 @@ impl Message {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Feedback {
-    pub message_id: i64,
+    pub message_id: MessageId,
     /// +1 or -1.
     pub rating: i64,
     pub comment: Option<String>,
@@ -150,7 +151,11 @@ fn message_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Message, sqlx::Error>
 }
 
 impl Db {
-    pub async fn create_chat(&self, collection_id: i64, title: &str) -> Result<Chat, DbError> {
+    pub async fn create_chat(
+        &self,
+        collection_id: CollectionId,
+        title: &str,
+    ) -> Result<Chat, DbError> {
         let created_at = now_ms();
         let id =
             sqlx::query("INSERT INTO chats (collection_id, title, created_at) VALUES (?, ?, ?)")
@@ -161,7 +166,7 @@ impl Db {
                 .await?
                 .last_insert_rowid();
         Ok(Chat {
-            id,
+            id: ChatId(id),
             collection_id,
             title: title.to_owned(),
             created_at,
@@ -169,7 +174,7 @@ impl Db {
     }
 
     /// A collection's chats, newest first.
-    pub async fn chats(&self, collection_id: i64) -> Result<Vec<Chat>, DbError> {
+    pub async fn chats(&self, collection_id: CollectionId) -> Result<Vec<Chat>, DbError> {
         Ok(sqlx::query_as::<_, Chat>(
             "SELECT id, collection_id, title, created_at FROM chats WHERE collection_id = ? \
              ORDER BY id DESC",
@@ -179,7 +184,7 @@ impl Db {
         .await?)
     }
 
-    pub async fn chat(&self, chat_id: i64) -> Result<Chat, DbError> {
+    pub async fn chat(&self, chat_id: ChatId) -> Result<Chat, DbError> {
         sqlx::query_as::<_, Chat>(
             "SELECT id, collection_id, title, created_at FROM chats WHERE id = ?",
         )
@@ -189,7 +194,7 @@ impl Db {
         .ok_or(DbError::NoSuchChat(chat_id))
     }
 
-    pub async fn delete_chat(&self, chat_id: i64) -> Result<(), DbError> {
+    pub async fn delete_chat(&self, chat_id: ChatId) -> Result<(), DbError> {
         let done = sqlx::query("DELETE FROM chats WHERE id = ?")
             .bind(chat_id)
             .execute(self.pool())
@@ -232,6 +237,7 @@ impl Db {
         .execute(&mut *tx)
         .await?
         .last_insert_rowid();
+        let id = MessageId(id);
         for p in &message.passages {
             sqlx::query(
                 "INSERT INTO message_passages (message_id, n, chunk_id, document_id, document, \
@@ -258,7 +264,7 @@ impl Db {
         })
     }
 
-    async fn passages_of(&self, message_id: i64) -> Result<Vec<StoredPassage>, DbError> {
+    async fn passages_of(&self, message_id: MessageId) -> Result<Vec<StoredPassage>, DbError> {
         Ok(sqlx::query_as::<_, StoredPassage>(
             "SELECT n, chunk_id, document_id, document, first_page, last_page, text, score, cited \
              FROM message_passages WHERE message_id = ? ORDER BY n",
@@ -269,7 +275,7 @@ impl Db {
     }
 
     /// A chat's messages, oldest first, with their passages.
-    pub async fn messages(&self, chat_id: i64) -> Result<Vec<Message>, DbError> {
+    pub async fn messages(&self, chat_id: ChatId) -> Result<Vec<Message>, DbError> {
         let rows = sqlx::query(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ? ORDER BY id"
         ))
@@ -285,7 +291,7 @@ impl Db {
         Ok(out)
     }
 
-    pub async fn message(&self, message_id: i64) -> Result<Message, DbError> {
+    pub async fn message(&self, message_id: MessageId) -> Result<Message, DbError> {
         let row = sqlx::query(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?"
         ))
@@ -301,7 +307,7 @@ impl Db {
     /// Rates an answer (+1 or -1), replacing any earlier rating of it.
     pub async fn set_feedback(
         &self,
-        message_id: i64,
+        message_id: MessageId,
         rating: i64,
         comment: Option<&str>,
     ) -> crate::Result<Feedback> {
@@ -332,8 +338,8 @@ impl Db {
     }
 
     /// The ratings of a chat's answers.
-    pub async fn chat_feedback(&self, chat_id: i64) -> Result<Vec<Feedback>, DbError> {
-        let rows = sqlx::query_as::<_, (i64, i64, Option<String>, i64)>(
+    pub async fn chat_feedback(&self, chat_id: ChatId) -> Result<Vec<Feedback>, DbError> {
+        let rows = sqlx::query_as::<_, (MessageId, i64, Option<String>, i64)>(
             "SELECT f.message_id, f.rating, f.comment, f.created_at FROM feedback f \
              JOIN messages m ON m.id = f.message_id WHERE m.chat_id = ? ORDER BY f.message_id",
         )
@@ -363,7 +369,7 @@ impl Db {
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
-            let message_id: i64 = r.try_get(0)?;
+            let message_id: MessageId = r.try_get(0)?;
             out.push(RatedMessage {
                 collection: r.try_get(4)?,
                 message: self.message(message_id).await?,
@@ -378,7 +384,7 @@ impl Db {
         Ok(out)
     }
 
-    pub async fn prompt_parts(&self, collection_id: i64) -> Result<PromptParts, DbError> {
+    pub async fn prompt_parts(&self, collection_id: CollectionId) -> Result<PromptParts, DbError> {
         let row = sqlx::query(
             "SELECT instruction, output_indicator FROM collection_prompts WHERE collection_id = ?",
         )
@@ -397,7 +403,7 @@ impl Db {
     /// Stores a collection's prompt parts; `None` restores a part's default.
     pub async fn set_prompt_parts(
         &self,
-        collection_id: i64,
+        collection_id: CollectionId,
         parts: &PromptParts,
     ) -> Result<(), DbError> {
         let blank = |s: &Option<String>| s.as_ref().filter(|s| !s.trim().is_empty()).cloned();

@@ -8,6 +8,7 @@
 //! index borrows the `HnswIo` that read it, so each collection's index lives on a thread that
 //! owns both; callers talk to it over a channel.
 
+use crate::ids::CollectionId;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -179,7 +180,7 @@ impl CollectionIndex {
         params: IndexParams,
         dims: usize,
         db: &Db,
-        collection_id: i64,
+        collection_id: CollectionId,
     ) -> Result<(Self, IndexOrigin), IndexError> {
         let (tx, rx) = mpsc::channel(64);
         let (loaded_tx, loaded_rx) = oneshot::channel();
@@ -276,7 +277,7 @@ impl CollectionIndex {
     pub async fn compact_if_needed(
         &self,
         db: &Db,
-        collection_id: i64,
+        collection_id: CollectionId,
         wait: bool,
     ) -> Result<bool, IndexError> {
         let stats = self.stats().await?;
@@ -297,7 +298,7 @@ impl CollectionIndex {
 
     /// Rebuilds the graph from the vectors stored in SQLite (the user's "re-index"): the
     /// current graph serves until the new one is in place, then it is saved.
-    pub async fn rebuild(&self, db: &Db, collection_id: i64) -> Result<(), IndexError> {
+    pub async fn rebuild(&self, db: &Db, collection_id: CollectionId) -> Result<(), IndexError> {
         let items = db.chunk_vectors(collection_id, None).await?;
         self.call(|r| Request::Rebuild(items, r)).await?;
         self.save().await
@@ -542,7 +543,7 @@ pub struct IndexSet {
     root: PathBuf,
     params: IndexParams,
     dims: usize,
-    open: Arc<Mutex<std::collections::HashMap<i64, (CollectionIndex, IndexOrigin)>>>,
+    open: Arc<Mutex<std::collections::HashMap<CollectionId, (CollectionIndex, IndexOrigin)>>>,
 }
 
 impl IndexSet {
@@ -559,12 +560,16 @@ impl IndexSet {
         self.params
     }
 
-    pub fn dir(&self, collection_id: i64) -> PathBuf {
+    pub fn dir(&self, collection_id: CollectionId) -> PathBuf {
         self.root.join(collection_id.to_string())
     }
 
     /// The collection's index, opening (and if needed rebuilding) it on first use.
-    pub async fn get(&self, db: &Db, collection_id: i64) -> Result<CollectionIndex, IndexError> {
+    pub async fn get(
+        &self,
+        db: &Db,
+        collection_id: CollectionId,
+    ) -> Result<CollectionIndex, IndexError> {
         let mut open = self.open.lock().await;
         if let Some((index, _)) = open.get(&collection_id) {
             return Ok(index.clone());
@@ -583,7 +588,7 @@ impl IndexSet {
 
     /// How the collection's index came to be when it was opened: read from disk, or rebuilt
     /// (and why), so a shell can tell the user.
-    pub async fn origin(&self, collection_id: i64) -> Option<IndexOrigin> {
+    pub async fn origin(&self, collection_id: CollectionId) -> Option<IndexOrigin> {
         self.open
             .lock()
             .await
@@ -592,7 +597,7 @@ impl IndexSet {
     }
 
     /// Forgets a deleted collection's index and its files.
-    pub async fn drop_collection(&self, collection_id: i64) {
+    pub async fn drop_collection(&self, collection_id: CollectionId) {
         self.open.lock().await.remove(&collection_id);
         let _ = std::fs::remove_dir_all(self.dir(collection_id));
     }

@@ -1,6 +1,7 @@
 //! The ingest job: files in, documents with embedded chunks out, one transaction per
 //! document. Extraction and chunking of the next file overlap embedding of the current one.
 
+use crate::ids::{CollectionId, DocumentId};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,7 +39,7 @@ impl FileStatus {
 pub struct FileOutcome {
     pub path: PathBuf,
     pub status: FileStatus,
-    pub document_id: Option<i64>,
+    pub document_id: Option<DocumentId>,
     pub n_pages: Option<usize>,
     pub n_chunks: usize,
     pub error: Option<IngestError>,
@@ -176,7 +177,7 @@ impl Ingester {
     /// stored whole or not at all.
     pub async fn ingest(
         &self,
-        collection_id: i64,
+        collection_id: CollectionId,
         inputs: &[PathBuf],
         password: Option<&str>,
         progress: Option<mpsc::UnboundedSender<IngestEvent>>,
@@ -304,7 +305,7 @@ impl Ingester {
         &self,
         file_idx: usize,
         path: &Path,
-        collection_id: i64,
+        collection_id: CollectionId,
         password: Option<&str>,
         t: &mut StageTimings,
     ) -> Result<Stage1, IngestError> {
@@ -337,7 +338,7 @@ impl Ingester {
         {
             return Ok(Stage1::Done(
                 file_idx,
-                skipped(path, existing.id, existing.n_pages, existing.n_chunks),
+                skipped(path, Some(existing.id), existing.n_pages, existing.n_chunks),
             ));
         }
 
@@ -371,7 +372,7 @@ impl Ingester {
     async fn embed_and_store(
         &self,
         p: Prepared,
-        collection_id: i64,
+        collection_id: CollectionId,
         emit: &(impl Fn(IngestEvent) + Sync),
         cancel: &CancelFlag,
         t: &mut StageTimings,
@@ -468,7 +469,7 @@ impl Ingester {
                     .flatten();
                 Ok(skipped(
                     &p.path,
-                    existing.as_ref().map_or(0, |d| d.id),
+                    existing.as_ref().map(|d| d.id),
                     existing.as_ref().and_then(|d| d.n_pages),
                     existing.map_or(0, |d| d.n_chunks),
                 ))
@@ -484,7 +485,7 @@ impl Ingester {
     }
 
     /// A failed query counts as "exists": storing then reports the real error.
-    async fn collection_exists(&self, collection_id: i64) -> bool {
+    async fn collection_exists(&self, collection_id: CollectionId) -> bool {
         self.db
             .collection_exists(collection_id)
             .await
@@ -503,11 +504,16 @@ fn failed(path: &Path, error: IngestError) -> FileOutcome {
     }
 }
 
-fn skipped(path: &Path, document_id: i64, n_pages: Option<i64>, n_chunks: i64) -> FileOutcome {
+fn skipped(
+    path: &Path,
+    document_id: Option<DocumentId>,
+    n_pages: Option<i64>,
+    n_chunks: i64,
+) -> FileOutcome {
     FileOutcome {
         path: path.to_owned(),
         status: FileStatus::Skipped,
-        document_id: Some(document_id),
+        document_id,
         n_pages: n_pages.and_then(|n| usize::try_from(n).ok()),
         n_chunks: usize::try_from(n_chunks).unwrap_or(0),
         error: None,

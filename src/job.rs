@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::error::{Error, Result};
+
 /// Set once by whoever wants the work stopped; the work checks it between steps (a file, a
 /// batch, a token) and keeps what it finished. Clones share the flag.
 #[derive(Debug, Clone, Default)]
@@ -17,4 +19,15 @@ impl CancelFlag {
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
+}
+
+/// Runs blocking work (a file copy, a model load) off the async threads. A panic in it is a
+/// bug, reported as [`Error::Internal`] rather than dressed up as a domain error.
+pub async fn blocking<T: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(format!("{what} panicked: {e}")))?
 }

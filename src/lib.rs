@@ -13,6 +13,7 @@ pub mod excerpt;
 pub mod extract;
 pub mod gguf;
 pub mod history;
+pub mod ids;
 pub mod index;
 pub mod ingest;
 pub mod job;
@@ -21,12 +22,12 @@ pub mod llm;
 pub mod models;
 pub mod paths;
 pub mod prompt;
-pub mod reembed;
 pub mod retrieve;
 pub mod settings;
 
 pub use error::{
     DbError, EmbedError, Error, ErrorCode, IndexError, IngestError, LlmError, ModelKind, Result,
 };
-pub use library::Library;
+pub use ids::{ChatId, CollectionId, DocumentId, MessageId};
+pub use library::{Library, Session, reembed};
 pub use paths::Paths;

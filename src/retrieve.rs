@@ -1,6 +1,7 @@
 //! Search over a collection: vector search (HNSW), keyword search (SQLite FTS5, BM25), and
 //! their reciprocal-rank fusion, returning passages with document and page.
 
+use crate::ids::{CollectionId, DocumentId};
 use std::collections::HashMap;
 
 use crate::db::Db;
@@ -50,7 +51,7 @@ impl SearchMode {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Passage {
     pub chunk_id: i64,
-    pub document_id: i64,
+    pub document_id: DocumentId,
     pub document: String,
     pub first_page: Option<i64>,
     pub last_page: Option<i64>,
@@ -110,7 +111,7 @@ impl Retriever {
     /// runs while the query is embedded and the vector index searched.
     pub async fn search(
         &self,
-        collection_id: i64,
+        collection_id: CollectionId,
         query: &str,
         k: usize,
         mode: SearchMode,
@@ -130,7 +131,7 @@ impl Retriever {
     /// As [`Retriever::search`], with the query already embedded (`None` for keyword mode).
     pub async fn search_with_vector(
         &self,
-        collection_id: i64,
+        collection_id: CollectionId,
         query: &str,
         query_vector: Option<Vec<f32>>,
         k: usize,
@@ -144,7 +145,7 @@ impl Retriever {
     /// then fuses them as `mode` says.
     async fn search_both(
         &self,
-        collection_id: i64,
+        collection_id: CollectionId,
         query: &str,
         query_vector: impl Future<Output = Result<Option<Vec<f32>>>>,
         k: usize,
@@ -166,7 +167,7 @@ impl Retriever {
 
     async fn vector_hits(
         &self,
-        collection_id: i64,
+        collection_id: CollectionId,
         query_vector: Vec<f32>,
         depth: usize,
     ) -> Result<Vec<(i64, f32)>> {
@@ -182,7 +183,7 @@ impl Retriever {
     /// count for little in the ranking anyway.
     async fn keyword_hits(
         &self,
-        collection_id: i64,
+        collection_id: CollectionId,
         query: &str,
         depth: usize,
         mode: SearchMode,

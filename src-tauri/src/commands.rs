@@ -6,11 +6,11 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use lectern::answer::{AskEvent, AskOptions, LlmSettings};
+use lectern::answer::{AskEvent, AskOptions};
 use lectern::history::PromptParts;
 use lectern::ingest::FileStatus;
-use lectern::models;
 use lectern::paths::Config;
+use lectern::prompt::PromptDefaults;
 use lectern::settings::SETTINGS;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
@@ -22,17 +22,18 @@ use crate::ipc::{
     MessageView, ModelView, PassageView, PromptView, ReembedProgress, ReembedUpdate, SettingValue,
     SettingsView,
 };
-use crate::state::App;
+use lectern::library::IngestWork;
+use lectern::{ChatId, CollectionId, DocumentId, MessageId, Session};
 
 #[tauri::command]
 #[specta::specta]
-pub async fn app_status(app: State<'_, App>) -> IpcResult<AppStatus> {
-    let paths = app.library.paths();
+pub async fn app_status(app: State<'_, Session>) -> IpcResult<AppStatus> {
+    let paths = app.library().paths();
     Ok(AppStatus {
         data_dir: paths.data_dir.display().to_string(),
         models_dir: paths.models_dir.display().to_string(),
         missing: app
-            .library
+            .library()
             .missing_parts()
             .await
             .into_iter()
@@ -46,64 +47,60 @@ pub async fn app_status(app: State<'_, App>) -> IpcResult<AppStatus> {
 
 #[tauri::command]
 #[specta::specta]
-pub async fn list_collections(app: State<'_, App>) -> IpcResult<Vec<CollectionView>> {
-    let collections = app.library.db().collections().await?;
+pub async fn list_collections(app: State<'_, Session>) -> IpcResult<Vec<CollectionView>> {
+    let collections = app.library().collections().await?;
     Ok(collections.into_iter().map(Into::into).collect())
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn create_collection(app: State<'_, App>, name: String) -> IpcResult<CollectionView> {
-    Ok(app
-        .library
-        .db()
-        .create_collection(name.trim())
-        .await?
-        .into())
+pub async fn create_collection(app: State<'_, Session>, name: String) -> IpcResult<CollectionView> {
+    Ok(app.library().create_collection(&name).await?.into())
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn rename_collection(
-    app: State<'_, App>,
+    app: State<'_, Session>,
     name: String,
     new_name: String,
 ) -> IpcResult<()> {
-    Ok(app
-        .library
-        .db()
-        .rename_collection(&name, new_name.trim())
-        .await?)
+    let library = app.library();
+    let collection = library.collection_named(&name).await?;
+    Ok(library.rename_collection(collection.id, &new_name).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn delete_collection(app: State<'_, App>, name: String) -> IpcResult<()> {
-    Ok(app.library.delete_collection(&name).await?)
+pub async fn delete_collection(app: State<'_, Session>, name: String) -> IpcResult<()> {
+    let library = app.library();
+    let collection = library.collection_named(&name).await?;
+    Ok(library.delete_collection(collection.id).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn list_documents(
-    app: State<'_, App>,
+    app: State<'_, Session>,
     collection: String,
 ) -> IpcResult<Vec<DocumentView>> {
-    let db = app.library.db();
-    let collection = db.collection(&collection).await?;
-    let documents = db.documents(collection.id).await?;
+    let library = app.library();
+    let collection = library.collection_named(&collection).await?;
+    let documents = library.documents(collection.id).await?;
     Ok(documents.into_iter().map(Into::into).collect())
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn remove_document(
-    app: State<'_, App>,
+    app: State<'_, Session>,
     collection: String,
     document_id: i64,
 ) -> IpcResult<DocumentView> {
-    let doc = app
-        .library
-        .remove_document(&collection, &document_id.to_string())
+    let library = app.library();
+    let collection = library.collection_named(&collection).await?;
+    let doc = library
+        .remove_document(collection.id, DocumentId(document_id))
         .await?;
     Ok(doc.into())
 }
@@ -113,13 +110,13 @@ pub async fn remove_document(
 #[tauri::command]
 #[specta::specta]
 pub async fn start_ingest(
-    app: State<'_, App>,
+    app: State<'_, Session>,
     handle: AppHandle,
     collection: String,
     paths: Vec<String>,
     password: Option<String>,
 ) -> IpcResult<u32> {
-    let collection_id = app.library.db().collection(&collection).await?.id;
+    let collection_id = app.library().collection_named(&collection).await?.id;
     // A path that no longer exists is that file's failure in the batch, not the command's.
     let paths = paths
         .iter()
@@ -142,11 +139,11 @@ pub async fn start_ingest(
 #[tauri::command]
 #[specta::specta]
 pub async fn reindex_collection(
-    app: State<'_, App>,
+    app: State<'_, Session>,
     handle: AppHandle,
     collection: String,
 ) -> IpcResult<u32> {
-    let collection_id = app.library.db().collection(&collection).await?.id;
+    let collection_id = app.library().collection_named(&collection).await?.id;
     Ok(spawn_ingest(
         &app,
         handle,
@@ -156,24 +153,14 @@ pub async fn reindex_collection(
     ))
 }
 
-/// What an ingest job reads: files the user dropped, or the collection's own sources again.
-enum IngestWork {
-    Files {
-        paths: Vec<PathBuf>,
-        password: Option<String>,
-    },
-    Reindex,
-}
-
 fn spawn_ingest(
-    app: &App,
+    app: &Session,
     handle: AppHandle,
     collection: String,
-    collection_id: i64,
+    collection_id: CollectionId,
     work: IngestWork,
 ) -> u32 {
-    let job_id = app.next_id();
-    let cancel = app.register_job(job_id);
+    let (job_id, cancel) = app.start_job();
     let send = {
         let handle = handle.clone();
         let collection = collection.clone();
@@ -187,40 +174,14 @@ fn spawn_ingest(
         }
     };
     tauri::async_runtime::spawn(async move {
-        let app = tauri::Manager::state::<App>(&handle);
+        let app = tauri::Manager::state::<Session>(&handle);
         send(IngestUpdate::Queued);
-        let _turn = app.ingest_turn.lock().await;
         let started = Instant::now();
-        let ingester = match app.ingester().await {
-            Ok(ingester) => ingester,
-            Err(e) => {
-                send(IngestUpdate::Failed {
-                    error: IpcError::from(e),
-                });
-                app.finish_job(job_id);
-                return;
-            }
-        };
         let (tx, forward) = forward_events({
             let send = send.clone();
             move |event| send(IngestUpdate::from_core(event))
         });
-        let report = match work {
-            IngestWork::Files { paths, password } => Ok(ingester
-                .ingest(
-                    collection_id,
-                    &paths,
-                    password.as_deref(),
-                    Some(tx),
-                    &cancel,
-                )
-                .await),
-            IngestWork::Reindex => {
-                app.library
-                    .reindex(&ingester, collection_id, Some(tx), &cancel)
-                    .await
-            }
-        };
+        let report = app.ingest(collection_id, work, Some(tx), &cancel).await;
         let _ = forward.await;
         let report = match report {
             Ok(report) => report,
@@ -265,7 +226,7 @@ fn forward_events<E: Send + 'static>(
 /// Asks a running job to stop after its current batch; false when it has already finished.
 #[tauri::command]
 #[specta::specta]
-pub fn cancel_job(app: State<'_, App>, job_id: u32) -> bool {
+pub fn cancel_job(app: State<'_, Session>, job_id: u32) -> bool {
     app.cancel_job(job_id)
 }
 
@@ -273,18 +234,18 @@ pub fn cancel_job(app: State<'_, App>, job_id: u32) -> bool {
 
 #[tauri::command]
 #[specta::specta]
-pub async fn embedding_models(app: State<'_, App>) -> IpcResult<EmbeddingView> {
-    let pending = app.library.pending_embedding_switch().await?;
+pub async fn embedding_models(app: State<'_, Session>) -> IpcResult<EmbeddingView> {
+    let pending = app.library().pending_embedding_switch().await?;
     Ok(EmbeddingView {
         models: app
-            .library
+            .library()
             .embedding_choices()
             .into_iter()
             .map(Into::into)
             .collect(),
         pending: pending.map(Into::into),
         job_id: app.reembed_job(),
-        n_chunks: u32::try_from(app.library.db().count_chunks().await?).unwrap_or(u32::MAX),
+        n_chunks: u32::try_from(app.library().count_chunks().await?).unwrap_or(u32::MAX),
     })
 }
 
@@ -294,17 +255,14 @@ pub async fn embedding_models(app: State<'_, App>) -> IpcResult<EmbeddingView> {
 #[tauri::command]
 #[specta::specta]
 pub async fn start_embedding_switch(
-    app: State<'_, App>,
+    app: State<'_, Session>,
     handle: AppHandle,
     model: String,
 ) -> IpcResult<u32> {
     lectern::embed::embedding_model_spec(&model).map_err(lectern::Error::from)?;
-    if let Some(job_id) = app.reembed_job() {
-        return Ok(job_id);
-    }
-    let job_id = app.next_id();
-    let cancel = app.register_job(job_id);
-    app.set_reembed_job(Some(job_id));
+    let (job_id, Some(cancel)) = app.start_reembed_job() else {
+        return Ok(app.reembed_job().unwrap_or_default());
+    };
     let send = {
         let handle = handle.clone();
         move |update: ReembedUpdate| {
@@ -312,18 +270,14 @@ pub async fn start_embedding_switch(
         }
     };
     tauri::async_runtime::spawn(async move {
-        let app = tauri::Manager::state::<App>(&handle);
+        let app = tauri::Manager::state::<Session>(&handle);
         send(ReembedUpdate::Queued);
-        let _turn = app.ingest_turn.lock().await;
         let started = Instant::now();
         let (tx, forward) = forward_events({
             let send = send.clone();
             move |event| send(ReembedUpdate::from(event))
         });
-        let result = app
-            .library
-            .switch_embedding_model(&model, Some(tx), &cancel)
-            .await;
+        let result = app.switch_embedding_model(&model, Some(tx), &cancel).await;
         let _ = forward.await;
         send(match result {
             Ok(report) => ReembedUpdate::Finished {
@@ -336,7 +290,6 @@ pub async fn start_embedding_switch(
                 error: IpcError::from(e),
             },
         });
-        app.set_reembed_job(None);
         app.finish_job(job_id);
     });
     Ok(job_id)
@@ -345,24 +298,24 @@ pub async fn start_embedding_switch(
 /// Drops an unfinished switch and the vectors it had made.
 #[tauri::command]
 #[specta::specta]
-pub async fn abandon_embedding_switch(app: State<'_, App>) -> IpcResult<()> {
+pub async fn abandon_embedding_switch(app: State<'_, Session>) -> IpcResult<()> {
     if app.reembed_job().is_some() {
         return Err(IpcError::new(
             ErrorCode::InvalidInput,
             "a switch is running; cancel it first",
         ));
     }
-    Ok(app.library.abandon_embedding_switch().await?)
+    Ok(app.library().abandon_embedding_switch().await?)
 }
 
 // --- chats -----------------------------------------------------------------------------------
 
 #[tauri::command]
 #[specta::specta]
-pub async fn list_chats(app: State<'_, App>, collection: String) -> IpcResult<Vec<ChatView>> {
-    let db = app.library.db();
-    let collection = db.collection(&collection).await?;
-    Ok(db
+pub async fn list_chats(app: State<'_, Session>, collection: String) -> IpcResult<Vec<ChatView>> {
+    let library = app.library();
+    let collection = library.collection_named(&collection).await?;
+    Ok(library
         .chats(collection.id)
         .await?
         .into_iter()
@@ -372,20 +325,18 @@ pub async fn list_chats(app: State<'_, App>, collection: String) -> IpcResult<Ve
 
 #[tauri::command]
 #[specta::specta]
-pub async fn chat_messages(app: State<'_, App>, chat_id: i64) -> IpcResult<Vec<MessageView>> {
-    let db = app.library.db();
-    let feedback = db.chat_feedback(chat_id).await?;
-    let messages = db.messages(chat_id).await?;
+pub async fn chat_messages(app: State<'_, Session>, chat_id: i64) -> IpcResult<Vec<MessageView>> {
+    let messages = app.library().chat_messages(ChatId(chat_id)).await?;
     Ok(messages
         .iter()
-        .map(|m| MessageView::new(m, feedback.iter().find(|f| f.message_id == m.id)))
+        .map(|m| MessageView::new(&m.message, m.feedback.as_ref()))
         .collect())
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn delete_chat(app: State<'_, App>, chat_id: i64) -> IpcResult<()> {
-    Ok(app.library.db().delete_chat(chat_id).await?)
+pub async fn delete_chat(app: State<'_, Session>, chat_id: i64) -> IpcResult<()> {
+    Ok(app.library().delete_chat(ChatId(chat_id)).await?)
 }
 
 /// Answers a question about a collection, in a new chat or `chat_id`'s. Text streams through
@@ -394,19 +345,17 @@ pub async fn delete_chat(app: State<'_, App>, chat_id: i64) -> IpcResult<()> {
 #[tauri::command]
 #[specta::specta]
 pub async fn ask(
-    app: State<'_, App>,
+    app: State<'_, Session>,
     collection: String,
     chat_id: Option<i64>,
     question: String,
     on_event: Channel<AnswerEvent>,
 ) -> IpcResult<MessageView> {
-    let ask_id = app.next_id();
-    let cancel = app.register_answer(ask_id);
+    let (ask_id, cancel) = app.start_answer();
     let _ = on_event.send(AnswerEvent::Started { ask_id });
     let result = async {
         let answerer = app.answerer().await?;
-        let settings = LlmSettings::load(app.library.db()).await?;
-        let options = AskOptions::new(&settings, &collection, chat_id);
+        let options = ask_options(&app, &collection, chat_id).await?;
         answerer
             .ask(&options, &question, cancel, |event| {
                 let _ = on_event.send(match event {
@@ -438,14 +387,13 @@ pub async fn ask(
 #[tauri::command]
 #[specta::specta]
 pub async fn preread(
-    app: State<'_, App>,
+    app: State<'_, Session>,
     collection: String,
     chat_id: Option<i64>,
     draft: String,
 ) -> IpcResult<bool> {
     let answerer = app.answerer().await?;
-    let settings = LlmSettings::load(app.library.db()).await?;
-    let options = AskOptions::new(&settings, &collection, chat_id);
+    let options = ask_options(&app, &collection, chat_id).await?;
     Ok(answerer.preread(&options, &draft).await?.is_some())
 }
 
@@ -458,31 +406,29 @@ pub async fn preread(
 #[tauri::command]
 #[specta::specta]
 pub async fn evaluate_answers(
-    app: State<'_, App>,
+    app: State<'_, Session>,
     collection: String,
     qa_path: String,
     n: Option<u32>,
     on_event: Channel<EvalEvent>,
 ) -> IpcResult<AnswerEvalView> {
     use lectern::eval::answers::{self, AnswerEvalEvent, EvalPlan};
-    app.library.db().collection(&collection).await?;
     let path = lectern::paths::from_ui(&qa_path)?;
     let items = answers::load_qa(&path)?;
     let items = answers::sample(&items, n.map(|n| n as usize), 1);
-    let answerer = app.answerer().await?;
-    let settings = LlmSettings::load(app.library.db()).await?;
     let options = AskOptions {
         history_turns: 0,
-        ..AskOptions::new(&settings, &collection, None)
+        ..ask_options(&app, &collection, None).await?
     };
-    let job_id = app.next_id();
+    let answerer = app.answerer().await?;
+    let (job_id, cancel) = app.start_job();
     let plan = EvalPlan {
         off_topic: answers::OFF_TOPIC_QUESTIONS
             .iter()
             .map(|q| (*q).to_owned())
             .collect(),
         preread: None,
-        cancel: app.register_job(job_id),
+        cancel,
     };
     let _ = on_event.send(EvalEvent::Started {
         job_id,
@@ -513,7 +459,7 @@ pub async fn evaluate_answers(
 /// Stops an answer within one token; false when it has already finished.
 #[tauri::command]
 #[specta::specta]
-pub fn stop_answer(app: State<'_, App>, ask_id: u32) -> bool {
+pub fn stop_answer(app: State<'_, Session>, ask_id: u32) -> bool {
     app.stop_answer(ask_id)
 }
 
@@ -521,15 +467,13 @@ pub fn stop_answer(app: State<'_, App>, ask_id: u32) -> bool {
 #[tauri::command]
 #[specta::specta]
 pub async fn set_feedback(
-    app: State<'_, App>,
+    app: State<'_, Session>,
     message_id: i64,
     rating: i32,
     comment: Option<String>,
 ) -> IpcResult<()> {
-    let comment = comment.filter(|c| !c.trim().is_empty());
-    app.library
-        .db()
-        .set_feedback(message_id, rating.into(), comment.as_deref())
+    app.library()
+        .set_feedback(MessageId(message_id), rating.into(), comment.as_deref())
         .await?;
     Ok(())
 }
@@ -538,12 +482,13 @@ pub async fn set_feedback(
 
 #[tauri::command]
 #[specta::specta]
-pub async fn list_models(app: State<'_, App>) -> IpcResult<Vec<ModelView>> {
-    let models_dir = &app.library.paths().models_dir;
-    let selected = models::selected(app.library.db(), models_dir).await.ok();
-    Ok(models::list(models_dir)?
+pub async fn list_models(app: State<'_, Session>) -> IpcResult<Vec<ModelView>> {
+    Ok(app
+        .library()
+        .models()
+        .await?
         .iter()
-        .map(|m| ModelView::new(m, selected.as_deref() == Some(m.path.as_path())))
+        .map(|m| ModelView::new(&m.entry, m.selected))
         .collect())
 }
 
@@ -551,41 +496,22 @@ pub async fn list_models(app: State<'_, App>) -> IpcResult<Vec<ModelView>> {
 /// model that cannot load is reported here rather than at the next question.
 #[tauri::command]
 #[specta::specta]
-pub async fn select_model(app: State<'_, App>, file_name: String) -> IpcResult<()> {
-    let models_dir = app.library.paths().models_dir.clone();
-    let previous = models::selected(app.library.db(), &models_dir).await.ok();
-    models::select(app.library.db(), &models_dir, &file_name).await?;
-    if let Err(e) = app.reload_llm().await {
-        // Keep answering with the model that worked.
-        if let Some(previous) = previous {
-            let _ = models::select(
-                app.library.db(),
-                &models_dir,
-                &previous.display().to_string(),
-            )
-            .await;
-        }
-        app.unload_llm().await;
-        return Err(e.into());
-    }
-    Ok(())
+pub async fn select_model(app: State<'_, Session>, file_name: String) -> IpcResult<()> {
+    Ok(app.select_model(&file_name).await?)
 }
 
 /// Copies a GGUF file into the models folder after checking its header.
 #[tauri::command]
 #[specta::specta]
-pub async fn import_model(app: State<'_, App>, path: String) -> IpcResult<ModelView> {
-    let models_dir = app.library.paths().models_dir.clone();
+pub async fn import_model(app: State<'_, Session>, path: String) -> IpcResult<ModelView> {
     let source = lectern::paths::from_ui(&path)?;
-    let entry = tokio::task::spawn_blocking(move || models::import(&models_dir, &source))
-        .await
-        .map_err(|e| IpcError::new(ErrorCode::Other, format!("import failed: {e}")))??;
+    let entry = app.library().import_model(&source, false).await?;
     Ok(ModelView::new(&entry, false))
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn get_settings(app: State<'_, App>) -> IpcResult<SettingsView> {
+pub async fn get_settings(app: State<'_, Session>) -> IpcResult<SettingsView> {
     settings_view(&app).await
 }
 
@@ -593,20 +519,17 @@ pub async fn get_settings(app: State<'_, App>) -> IpcResult<SettingsView> {
 #[tauri::command]
 #[specta::specta]
 pub async fn set_setting(
-    app: State<'_, App>,
+    app: State<'_, Session>,
     key: String,
     value: String,
 ) -> IpcResult<SettingsView> {
-    LlmSettings::set(app.library.db(), &key, value.trim()).await?;
-    if lectern::settings::spec(&key)?.reloads_model {
-        app.unload_llm().await;
-    }
+    app.set_setting(&key, &value).await?;
     settings_view(&app).await
 }
 
-async fn settings_view(app: &App) -> IpcResult<SettingsView> {
-    let settings = LlmSettings::load(app.library.db()).await?;
-    let paths = app.library.paths();
+async fn settings_view(app: &Session) -> IpcResult<SettingsView> {
+    let settings = app.library().settings().await?;
+    let paths = app.library().paths();
     Ok(SettingsView {
         values: SETTINGS
             .iter()
@@ -621,7 +544,7 @@ async fn settings_view(app: &App) -> IpcResult<SettingsView> {
             .collect(),
         data_dir: paths.data_dir.display().to_string(),
         models_dir: paths.models_dir.display().to_string(),
-        embedding_model: app.library.embedding_model().name,
+        embedding_model: app.library().embedding_model().name,
     })
 }
 
@@ -629,9 +552,9 @@ async fn settings_view(app: &App) -> IpcResult<SettingsView> {
 /// outside any data folder). The current library stays where it is.
 #[tauri::command]
 #[specta::specta]
-pub async fn set_data_dir(app: State<'_, App>, path: String) -> IpcResult<DataDirView> {
+pub async fn set_data_dir(app: State<'_, Session>, path: String) -> IpcResult<DataDirView> {
     let choice = app
-        .library
+        .library()
         .paths()
         .choose_data_dir(std::path::Path::new(path.trim()), &Config::default_dir())?;
     Ok(choice.into())
@@ -641,7 +564,7 @@ pub async fn set_data_dir(app: State<'_, App>, path: String) -> IpcResult<DataDi
 /// ingest or switch is cut off.
 #[tauri::command]
 #[specta::specta]
-pub async fn restart_app(app: State<'_, App>, handle: AppHandle) -> IpcResult<()> {
+pub async fn restart_app(app: State<'_, Session>, handle: AppHandle) -> IpcResult<()> {
     if app.has_jobs() {
         return Err(IpcError::new(
             ErrorCode::InvalidInput,
@@ -653,18 +576,19 @@ pub async fn restart_app(app: State<'_, App>, handle: AppHandle) -> IpcResult<()
 
 #[tauri::command]
 #[specta::specta]
-pub async fn get_prompt(app: State<'_, App>, collection: String) -> IpcResult<PromptView> {
-    let db = app.library.db();
-    let parts = db
-        .prompt_parts(db.collection(&collection).await?.id)
-        .await?;
-    let defaults = app.library.prompt_defaults().await;
-    Ok(PromptView {
+pub async fn get_prompt(app: State<'_, Session>, collection: String) -> IpcResult<PromptView> {
+    let library = app.library();
+    let collection = library.collection_named(&collection).await?;
+    Ok(prompt_view(library.prompt_parts(collection.id).await?))
+}
+
+fn prompt_view((parts, defaults): (PromptParts, &PromptDefaults)) -> PromptView {
+    PromptView {
         instruction: parts.instruction_in_use(defaults).into(),
         output_indicator: parts.output_indicator_in_use(defaults).into(),
         default_instruction: defaults.instruction.into(),
         default_output_indicator: defaults.output_indicator.into(),
-    })
+    }
 }
 
 /// Sets a collection's instruction and output indicator; `null` (or blank) restores the
@@ -672,23 +596,31 @@ pub async fn get_prompt(app: State<'_, App>, collection: String) -> IpcResult<Pr
 #[tauri::command]
 #[specta::specta]
 pub async fn set_prompt(
-    app: State<'_, App>,
+    app: State<'_, Session>,
     collection: String,
     instruction: Option<String>,
     output_indicator: Option<String>,
 ) -> IpcResult<PromptView> {
-    let db = app.library.db();
-    let collection_id = db.collection(&collection).await?.id;
-    let default_or =
-        |text: Option<String>, default: &str| text.filter(|t| t.trim() != default.trim());
-    let defaults = app.library.prompt_defaults().await;
-    db.set_prompt_parts(
-        collection_id,
-        &PromptParts {
-            instruction: default_or(instruction, defaults.instruction),
-            output_indicator: default_or(output_indicator, defaults.output_indicator),
-        },
-    )
-    .await?;
-    get_prompt(app, collection).await
+    let library = app.library();
+    let collection = library.collection_named(&collection).await?;
+    let parts = PromptParts {
+        instruction,
+        output_indicator,
+    };
+    Ok(prompt_view(
+        library.set_prompt_parts(collection.id, parts).await?,
+    ))
+}
+
+/// A question's options in the collection named `collection`, with the stored settings.
+async fn ask_options(
+    app: &Session,
+    collection: &str,
+    chat_id: Option<i64>,
+) -> Result<AskOptions, lectern::Error> {
+    let library = app.library();
+    let collection = library.collection_named(collection).await?;
+    library
+        .ask_options(collection.id, chat_id.map(ChatId))
+        .await
 }

@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 use tauri_specta::Event;
 
-use lectern::db::{Collection, Document};
 use lectern::history::{Chat, Feedback, Message, StoredPassage};
 use lectern::ingest::{FileError, IngestEvent};
+use lectern::library::{Collection, Document};
 use lectern::models::ModelEntry;
 
 /// The cases the UI branches on; everything else is `other` with its message.
@@ -61,7 +61,8 @@ impl ErrorCode {
             | C::GenerationFailed
             | C::PromptTooLong
             | C::DownloadFailed
-            | C::ChecksumMismatch => Self::Other,
+            | C::ChecksumMismatch
+            | C::Internal => Self::Other,
         }
     }
 }
@@ -159,7 +160,7 @@ pub struct CollectionView {
 impl From<Collection> for CollectionView {
     fn from(c: Collection) -> Self {
         Self {
-            id: c.id,
+            id: c.id.0,
             name: c.name,
             n_documents: c.n_documents,
             n_chunks: c.n_chunks,
@@ -186,8 +187,8 @@ pub struct DocumentView {
 impl From<Document> for DocumentView {
     fn from(d: Document) -> Self {
         Self {
-            source_missing: !std::path::Path::new(&d.source_path).is_file(),
-            id: d.id,
+            source_missing: d.source_missing(),
+            id: d.id.0,
             name: d.name,
             path: d.source_path,
             format: d.format.as_str().into(),
@@ -310,7 +311,7 @@ pub struct ChatView {
 impl From<Chat> for ChatView {
     fn from(c: Chat) -> Self {
         Self {
-            id: c.id,
+            id: c.id.0,
             title: c.title,
             created_at: c.created_at,
         }
@@ -334,7 +335,7 @@ impl PassageView {
     pub fn retrieved(n: usize, p: &lectern::retrieve::Passage) -> Self {
         Self {
             n: n as i64,
-            document_id: p.document_id,
+            document_id: p.document_id.0,
             document: p.document.clone(),
             first_page: p.first_page,
             last_page: p.last_page,
@@ -348,7 +349,7 @@ impl From<&StoredPassage> for PassageView {
     fn from(p: &StoredPassage) -> Self {
         Self {
             n: p.n,
-            document_id: p.document_id,
+            document_id: p.document_id.0,
             document: p.document.clone(),
             first_page: p.first_page,
             last_page: p.last_page,
@@ -401,8 +402,8 @@ pub struct MessageView {
 impl MessageView {
     pub fn new(m: &Message, feedback: Option<&Feedback>) -> Self {
         Self {
-            id: m.id,
-            chat_id: m.chat_id,
+            id: m.id.0,
+            chat_id: m.chat_id.0,
             question: m.question.clone(),
             answer: m.answer.clone(),
             stopped: m.stopped(),

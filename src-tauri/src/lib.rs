@@ -4,7 +4,6 @@
 
 mod commands;
 pub mod ipc;
-mod state;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -14,7 +13,7 @@ use lectern::{Library, Paths};
 use tauri::http::{Response, StatusCode, header};
 use tauri_specta::{collect_commands, collect_events};
 
-use crate::state::App;
+use lectern::Session;
 
 /// The scheme the viewer loads documents from: `lectern-doc://localhost/<document id>`.
 pub const DOCUMENT_SCHEME: &str = "lectern-doc";
@@ -98,12 +97,16 @@ pub fn main() -> ExitCode {
     let builder = bindings();
     let result = tauri::Builder::default()
         .invoke_handler(builder.invoke_handler())
-        .manage(App::new(library, ExtractorConfig::new(worker_exe)))
+        .manage(Session::new(library, ExtractorConfig::new(worker_exe)))
         .register_asynchronous_uri_scheme_protocol(DOCUMENT_SCHEME, |ctx, request, responder| {
             let handle = ctx.app_handle().clone();
-            let id = request.uri().path().trim_start_matches('/').parse::<i64>();
+            let id = request
+                .uri()
+                .path()
+                .trim_start_matches('/')
+                .parse::<lectern::DocumentId>();
             tauri::async_runtime::spawn(async move {
-                let app = tauri::Manager::state::<App>(&handle);
+                let app = tauri::Manager::state::<Session>(&handle);
                 responder.respond(document_response(&app, id.ok()).await);
             });
         })
@@ -122,7 +125,10 @@ pub fn main() -> ExitCode {
 }
 
 /// A stored document's file, found by id: the webview never names a path.
-async fn document_response(app: &App, document_id: Option<i64>) -> Response<Vec<u8>> {
+async fn document_response(
+    app: &Session,
+    document_id: Option<lectern::DocumentId>,
+) -> Response<Vec<u8>> {
     let reply = |status: StatusCode, mime: &str, body: Vec<u8>| {
         Response::builder()
             .status(status)
@@ -138,7 +144,7 @@ async fn document_response(app: &App, document_id: Option<i64>) -> Response<Vec<
             b"no document id".to_vec(),
         );
     };
-    let doc = match app.library.db().document(document_id).await {
+    let doc = match app.library().document(document_id).await {
         Ok(doc) => doc,
         Err(e) => {
             return reply(
@@ -151,9 +157,9 @@ async fn document_response(app: &App, document_id: Option<i64>) -> Response<Vec<
     match tokio::fs::read(&doc.source_path).await {
         Ok(bytes) => {
             let mime = match doc.format {
-                lectern::db::DocFormat::Pdf => "application/pdf",
-                lectern::db::DocFormat::Markdown => "text/markdown; charset=utf-8",
-                lectern::db::DocFormat::Text => "text/plain; charset=utf-8",
+                lectern::library::DocFormat::Pdf => "application/pdf",
+                lectern::library::DocFormat::Markdown => "text/markdown; charset=utf-8",
+                lectern::library::DocFormat::Text => "text/plain; charset=utf-8",
             };
             reply(StatusCode::OK, mime, bytes)
         }

@@ -326,7 +326,7 @@ pub async fn evaluate_answers(
         ..options.clone()
     };
     let defaults = answerer.llm().prompt_defaults();
-    let parts = answerer.prompt_parts(&options.collection).await?;
+    let parts = answerer.prompt_parts(options.collection_id).await?;
     let instruction = parts.instruction_in_use(defaults).to_owned();
     let indicator = parts.output_indicator_in_use(defaults).to_owned();
 

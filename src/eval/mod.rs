@@ -5,6 +5,7 @@
 pub mod answers;
 pub mod metrics;
 
+use crate::ids::CollectionId;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -143,7 +144,7 @@ pub struct EvalReport {
 pub async fn ingest_corpus(
     db: &Db,
     embedder: &EmbedWorker,
-    collection_id: i64,
+    collection_id: CollectionId,
     corpus: &[CorpusEntry],
 ) -> Result<()> {
     for batch in corpus.chunks(BATCH_SIZE) {
@@ -193,7 +194,7 @@ pub async fn ingest_corpus(
 pub async fn evaluate(
     retriever: &Retriever,
     db: &Db,
-    collection_id: i64,
+    collection_id: CollectionId,
     dataset: &Dataset,
     k: usize,
     modes: &[SearchMode],

@@ -7,7 +7,7 @@ use lectern::answer::{Answerer, AskEvent, AskOptions, LlmSettings};
 use lectern::job::CancelFlag;
 use lectern::llm::{ChatMessage, Finish, Generation, Generator, LlmWorker, Progress, Sampling};
 use lectern::prompt::{self, Prompt, PromptPassage, Turn};
-use lectern::{Library, LlmError, Paths};
+use lectern::{ChatId, CollectionId, Library, LlmError, Paths};
 
 use crate::cli::lectern;
 use crate::support::{TestLibrary, asset, models_dir, shared_pdf, text_pdf};
@@ -212,9 +212,9 @@ fn scripted_answerer(t: &TestLibrary, reply: impl Into<String>) -> Answerer {
     Answerer::new(t.library.db().clone(), t.retriever(), llm)
 }
 
-fn options(collection: &str, chat_id: Option<i64>) -> AskOptions {
+fn options(collection_id: CollectionId, chat_id: Option<ChatId>) -> AskOptions {
     AskOptions {
-        collection: collection.into(),
+        collection_id,
         chat_id,
         k: 3,
         sampling: Sampling {
@@ -247,7 +247,7 @@ async fn citations_map_to_pages_and_history_and_feedback_survive_a_restart() {
     let mut streamed = String::new();
     let answer = answerer
         .ask(
-            &options("Papers", None),
+            &options(col, None),
             QUESTION,
             CancelFlag::default(),
             |event| {
@@ -285,7 +285,7 @@ async fn citations_map_to_pages_and_history_and_feedback_survive_a_restart() {
     // A follow-up in the same chat carries the first turn, word for word.
     let follow = answerer
         .ask(
-            &options("Papers", Some(answer.chat.id)),
+            &options(col, Some(answer.chat.id)),
             "And which function estimates it?",
             CancelFlag::default(),
             |_| {},
@@ -336,8 +336,13 @@ async fn citations_map_to_pages_and_history_and_feedback_survive_a_restart() {
     assert_eq!(rated[1].collection, "Papers");
 
     // The passages stay with the answer after their document is gone.
+    let papers = reopened.collection_named("Papers").await.expect("papers");
+    let paper = reopened
+        .find_document(papers.id, PAPER)
+        .await
+        .expect("paper");
     reopened
-        .remove_document("Papers", PAPER)
+        .remove_document(papers.id, paper.id)
         .await
         .expect("remove");
     let kept = db.message(answer.message.id).await.expect("message");
@@ -359,12 +364,7 @@ async fn an_answer_that_repeats_a_passage_without_markers_gets_matched_citations
     let reply = format!("In short, {}. That is all I know.", copied.join(" "));
     let answerer = scripted_answerer(&t, reply);
     let answer = answerer
-        .ask(
-            &options("Papers", None),
-            QUESTION,
-            CancelFlag::default(),
-            |_| {},
-        )
+        .ask(&options(col, None), QUESTION, CancelFlag::default(), |_| {})
         .await
         .expect("answer");
     let m = &answer.message;
@@ -390,12 +390,7 @@ async fn an_answer_of_markers_only_is_quoted_from_the_passage_it_points_at() {
     t.ingest(col, &[shared_pdf(PAPER)], None).await;
     let answerer = scripted_answerer(&t, "[1] [2]");
     let answer = answerer
-        .ask(
-            &options("Papers", None),
-            QUESTION,
-            CancelFlag::default(),
-            |_| {},
-        )
+        .ask(&options(col, None), QUESTION, CancelFlag::default(), |_| {})
         .await
         .expect("answer");
     let m = &answer.message;
@@ -431,7 +426,7 @@ async fn an_answer_of_markers_only_is_quoted_from_the_passage_it_points_at() {
     let cancel = CancelFlag::default();
     let flag = cancel.clone();
     let stopped = answerer
-        .ask(&options("Papers", None), QUESTION, cancel, |event| {
+        .ask(&options(col, None), QUESTION, cancel, |event| {
             if let AskEvent::Text(_) = event {
                 flag.cancel();
             }
@@ -460,7 +455,7 @@ async fn stopping_keeps_the_partial_answer() {
     let flag = cancel.clone();
     let mut n = 0;
     let answer = answerer
-        .ask(&options("Lights", None), "Count?", cancel, |event| {
+        .ask(&options(col, None), "Count?", cancel, |event| {
             if let AskEvent::Text(_) = event {
                 n += 1;
             }
@@ -748,7 +743,7 @@ async fn a_pdf_saying_ignore_previous_instructions_does_not_change_the_instructi
     let answerer = Answerer::new(t.library.db().clone(), t.retriever(), llm);
     answerer
         .ask(
-            &options("Injected", None),
+            &options(col, None),
             "How often is the wick of the lamp trimmed?",
             CancelFlag::default(),
             |_| {},
@@ -877,7 +872,7 @@ async fn a_question_the_collection_is_not_about_is_answered_without_the_model() 
     let answerer = Answerer::new(t.library.db().clone(), t.retriever(), llm);
     let options = AskOptions {
         min_similarity: lectern::answer::MIN_SIMILARITY,
-        ..options("Papers", None)
+        ..options(col, None)
     };
     let ask = |question: &'static str| {
         let answerer = answerer.clone();
@@ -961,7 +956,7 @@ async fn a_preread_draft_with_other_passages_never_reaches_the_answer() {
             max_tokens: 16,
             ..crate::llm::greedy(16)
         },
-        ..options("Lights", None)
+        ..options(col, None)
     };
     let question = "How often does the keeper trim the wick of the lamp?";
     let draft = "How loud is the fog horn and how far out to sea is it heard";

@@ -111,7 +111,7 @@ async fn deleting_a_collection_during_its_ingest_cancels_the_ingest_cleanly() {
     }
     let deleted_at = std::time::Instant::now();
     t.library
-        .delete_collection("doomed")
+        .delete_collection(doomed)
         .await
         .expect("delete during the ingest");
     let report = ingest.await.expect("ingest task");

@@ -243,7 +243,7 @@ async fn two_ingests_of_the_same_file_at_once_store_it_once() {
 /// collections large enough that compacting their index takes a while, without embedding.
 async fn store_synthetic_document(
     library: &Library,
-    collection_id: i64,
+    collection_id: lectern::CollectionId,
     name: &str,
     n_chunks: usize,
     rng: &mut u64,

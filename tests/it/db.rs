@@ -55,15 +55,16 @@ async fn collections_are_created_renamed_and_deleted_with_clear_errors() {
         Err(DbError::EmptyName)
     ));
 
-    db.rename_collection("Papers", "Articles")
+    let papers = db.collection("Papers").await.expect("papers").id;
+    db.rename_collection(papers, "Articles")
         .await
         .expect("rename");
     assert!(matches!(
-        db.rename_collection("Papers", "X").await,
+        db.collection("Papers").await,
         Err(DbError::NoSuchCollection(_))
     ));
     assert!(matches!(
-        db.rename_collection("Articles", "Manuals").await,
+        db.rename_collection(papers, "Manuals").await,
         Err(DbError::CollectionExists(_))
     ));
     let names: Vec<String> = db
@@ -75,11 +76,13 @@ async fn collections_are_created_renamed_and_deleted_with_clear_errors() {
         .collect();
     assert_eq!(names, ["Articles", "Manuals"]);
 
-    db.delete_collection("Articles").await.expect("delete");
+    db.delete_collection(papers).await.expect("delete");
     let err = db
-        .delete_collection("Articles")
+        .delete_collection(papers)
         .await
         .expect_err("already gone");
+    assert_eq!(err.code(), "not_found");
+    let err = db.collection("Articles").await.expect_err("gone by name");
     assert_eq!(err.code(), "not_found");
     assert_eq!(err.to_string(), "no collection named \"Articles\"");
 }
@@ -161,10 +164,10 @@ async fn every_earlier_schema_is_migrated_without_losing_data() {
             db.collections().await.expect("collections")[0].name,
             "papers"
         );
-        let chunks = db.chunks(1).await.expect("chunks");
+        let chunks = db.chunks(lectern::DocumentId(1)).await.expect("chunks");
         assert_eq!(chunks[0].text, "lighthouse keepers");
         assert_eq!(
-            db.keyword_search(1, "lighthouse", 5)
+            db.keyword_search(lectern::CollectionId(1), "lighthouse", 5)
                 .await
                 .expect("fts")
                 .len(),

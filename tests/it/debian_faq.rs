@@ -152,8 +152,13 @@ async fn answers_sit_on_their_pages_and_search_finds_them() {
         .await
         .expect("search");
     assert_eq!(hits[0].document, "sample-lighthouses.pdf");
+    let doc = t
+        .library
+        .find_document(col, "sample-lighthouses.pdf")
+        .await
+        .expect("find");
     t.library
-        .remove_document("faq", "sample-lighthouses.pdf")
+        .remove_document(col, doc.id)
         .await
         .expect("remove");
     for mode in [SearchMode::Hybrid, SearchMode::Vector, SearchMode::Keyword] {

@@ -190,7 +190,7 @@ async fn answer_evaluation_scores_a_hand_made_set() {
     let options = AskOptions {
         k: 3,
         min_similarity: 0.0,
-        ..AskOptions::new(&LlmSettings::default(), "Handbook", None)
+        ..AskOptions::new(&LlmSettings::default(), col, None)
     };
     let mut events = 0;
     let report = evaluate_answers(&answerer, &options, &items, &plan, |_| events += 1)

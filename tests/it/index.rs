@@ -25,7 +25,12 @@ fn unit_vectors(seed: u64, n: usize) -> Vec<Vec<f32>> {
         .collect()
 }
 
-async fn store_doc(db: &Db, collection_id: i64, name: &str, vectors: &[Vec<f32>]) -> Vec<i64> {
+async fn store_doc(
+    db: &Db,
+    collection_id: lectern::CollectionId,
+    name: &str,
+    vectors: &[Vec<f32>],
+) -> Vec<i64> {
     let doc = NewDocument {
         collection_id,
         name: name.into(),

@@ -16,7 +16,7 @@ use crate::support::{TestLibrary, asset, models_dir};
 const SMALL_MODEL: &str = "paraphrase-MiniLM-L3-v2";
 
 /// Two collections, one fixture each; returns their ids.
-async fn two_collections(t: &TestLibrary) -> (i64, i64) {
+async fn two_collections(t: &TestLibrary) -> (lectern::CollectionId, lectern::CollectionId) {
     let guide = t.collection("guide").await;
     let notes = t.collection("notes").await;
     for (id, file) in [(guide, "guide.md"), (notes, "notes.txt")] {
@@ -28,7 +28,11 @@ async fn two_collections(t: &TestLibrary) -> (i64, i64) {
     (guide, notes)
 }
 
-async fn top_document(library: &Library, collection_id: i64, query: &str) -> String {
+async fn top_document(
+    library: &Library,
+    collection_id: lectern::CollectionId,
+    query: &str,
+) -> String {
     let retriever = library.retriever().expect("retriever");
     let hits = retriever
         .search(collection_id, query, 3, SearchMode::Vector)

@@ -10,7 +10,7 @@ use lectern::extract::ExtractorConfig;
 use lectern::ingest::{IngestReport, Ingester};
 use lectern::job::CancelFlag;
 use lectern::retrieve::Retriever;
-use lectern::{Library, Paths};
+use lectern::{CollectionId, Library, Paths};
 
 /// The models folder that `scripts/setup.sh` filled (the README's test command runs it).
 pub fn models_dir() -> PathBuf {
@@ -92,7 +92,7 @@ impl TestLibrary {
         )
     }
 
-    pub async fn collection(&self, name: &str) -> i64 {
+    pub async fn collection(&self, name: &str) -> CollectionId {
         self.library
             .db()
             .create_collection(name)
@@ -103,7 +103,7 @@ impl TestLibrary {
 
     pub async fn ingest(
         &self,
-        collection_id: i64,
+        collection_id: CollectionId,
         paths: &[PathBuf],
         password: Option<&str>,
     ) -> IngestReport {

@@ -101,3 +101,40 @@ fn every_rust_file_opens_with_a_doc_line() {
         "files without a //! first line: {missing:?}"
     );
 }
+
+/// The shells' one door into the core is `Library` (and `Session`): none of them reaches the
+/// database, so no rule of the core lives in one shell only.
+#[test]
+fn shells_never_reach_the_database() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["src/bin", "src-tauri/src", "src-tauri/examples"] {
+        if root.join(dir).exists() {
+            rust_files(&root.join(dir), &mut files);
+        }
+    }
+    assert!(files.len() > 5, "found only {files:?}");
+    let mut reaching = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("read");
+        for (n, line) in text.lines().enumerate() {
+            if [
+                ".db()",
+                "lectern::db",
+                "Db::",
+                "LlmSettings::load",
+                "LlmSettings::set",
+            ]
+            .iter()
+            .any(|pattern| line.contains(pattern))
+            {
+                reaching.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        reaching.is_empty(),
+        "shells call the database directly (add a Library method instead):\n{}",
+        reaching.join("\n")
+    );
+}

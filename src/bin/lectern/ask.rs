@@ -2,10 +2,10 @@
 
 use std::io::{BufRead, Write};
 
-use lectern::answer::{Answerer, AskEvent, AskOptions, LlmSettings};
-use lectern::models::{self, DownloadProgress};
+use lectern::answer::{Answerer, AskEvent, AskOptions};
+use lectern::models::DownloadProgress;
 use lectern::settings::SETTINGS;
-use lectern::{Error, Library, LlmError};
+use lectern::{ChatId, Error, Library};
 
 use crate::output::Out;
 use crate::{ModelsCommand, cancel_on_ctrl_c};
@@ -31,19 +31,15 @@ async fn ask_one(
 pub async fn ask(
     library: &Library,
     collection: &str,
-    chat_id: Option<i64>,
+    chat_id: Option<ChatId>,
     k: Option<usize>,
     model: Option<&str>,
     question: &str,
     out: &Out,
 ) -> Result<(), Error> {
-    library.db().collection(collection).await?;
+    let collection = library.collection_named(collection).await?;
     let answerer = library.answerer(model).await?;
-    let settings = LlmSettings::load(library.db()).await?;
-    let options = AskOptions {
-        k: k.unwrap_or(settings.k),
-        ..AskOptions::new(&settings, collection, chat_id)
-    };
+    let options = ask_options(library, collection.id, chat_id, k).await?;
     let answer = ask_one(&answerer, &options, question, out).await?;
     out.answer(&answer);
     Ok(())
@@ -52,12 +48,12 @@ pub async fn ask(
 pub async fn chat(
     library: &Library,
     collection: &str,
-    mut chat_id: Option<i64>,
+    mut chat_id: Option<ChatId>,
     k: Option<usize>,
     model: Option<&str>,
     out: &Out,
 ) -> Result<(), Error> {
-    library.db().collection(collection).await?;
+    let collection_id = library.collection_named(collection).await?.id;
     let answerer = library.answerer(model).await?;
     out.note(&format!(
         "chatting with {collection:?} through {}; an empty line quits",
@@ -73,11 +69,7 @@ pub async fn chat(
         if line.trim().is_empty() {
             break;
         }
-        let settings = LlmSettings::load(library.db()).await?;
-        let options = AskOptions {
-            k: k.unwrap_or(settings.k),
-            ..AskOptions::new(&settings, collection, chat_id)
-        };
+        let options = ask_options(library, collection_id, chat_id, k).await?;
         match ask_one(&answerer, &options, &line, out).await {
             Ok(answer) => {
                 chat_id = Some(answer.chat.id);
@@ -90,18 +82,29 @@ pub async fn chat(
     Ok(())
 }
 
+/// A question's options with the stored settings, `k` replaced when given.
+async fn ask_options(
+    library: &Library,
+    collection_id: lectern::CollectionId,
+    chat_id: Option<ChatId>,
+    k: Option<usize>,
+) -> Result<AskOptions, Error> {
+    let options = library.ask_options(collection_id, chat_id).await?;
+    Ok(AskOptions {
+        k: k.unwrap_or(options.k),
+        ..options
+    })
+}
+
 pub async fn models(library: &Library, command: ModelsCommand, out: &Out) -> Result<(), Error> {
-    let models_dir = library.paths().models_dir.clone();
-    let db = library.db();
     match command {
         ModelsCommand::List => {
-            let selected = models::selected(db, &models_dir).await.ok();
-            for entry in models::list(&models_dir)? {
-                out.model_entry(&entry, selected.as_deref() == Some(entry.path.as_path()));
+            for choice in library.models().await? {
+                out.model_entry(&choice.entry, choice.selected);
             }
         }
         ModelsCommand::Use { model } => {
-            let (path, info) = models::select(db, &models_dir, &model).await?;
+            let (path, info) = library.select_model(&model).await?;
             out.done(&format!(
                 "answers now use {} ({})",
                 info.name,
@@ -109,13 +112,7 @@ pub async fn models(library: &Library, command: ModelsCommand, out: &Out) -> Res
             ));
         }
         ModelsCommand::Import { path, select } => {
-            let dir = models_dir.clone();
-            let entry = tokio::task::spawn_blocking(move || models::import(&dir, &path))
-                .await
-                .map_err(|e| LlmError::Backend(e.to_string()))??;
-            if select {
-                models::select(db, &models_dir, &entry.file_name).await?;
-            }
+            let entry = library.import_model(&path, select).await?;
             out.model_entry(&entry, select);
         }
         ModelsCommand::Download {
@@ -124,24 +121,18 @@ pub async fn models(library: &Library, command: ModelsCommand, out: &Out) -> Res
             select,
         } => {
             let (cancel, watcher) = cancel_on_ctrl_c();
-            let dir = models_dir.clone();
             let progress = out.download_progress();
-            let entry = tokio::task::spawn_blocking(move || {
-                models::download(
-                    &dir,
+            let entry = library
+                .download_model(
                     &url,
                     sha256.as_deref(),
+                    select,
                     &cancel,
-                    |p: DownloadProgress| progress.update(p),
+                    move |p: DownloadProgress| progress.update(p),
                 )
-            })
-            .await
-            .map_err(|e| LlmError::Backend(e.to_string()))??;
+                .await;
             watcher.abort();
-            if select {
-                models::select(db, &models_dir, &entry.file_name).await?;
-            }
-            out.model_entry(&entry, select);
+            out.model_entry(&entry?, select);
         }
     }
     Ok(())
@@ -153,10 +144,9 @@ pub async fn settings(
     value: Option<String>,
     out: &Out,
 ) -> Result<(), Error> {
-    let db = library.db();
     let settings = match (&key, &value) {
-        (Some(k), Some(v)) => LlmSettings::set(db, k, v).await?,
-        _ => LlmSettings::load(db).await?,
+        (Some(k), Some(v)) => library.set_setting(k, v).await?,
+        _ => library.settings().await?,
     };
     let keys: Vec<&str> = match &key {
         Some(k) => vec![lectern::settings::spec(k)?.key],
@@ -184,7 +174,7 @@ pub struct AnswerEval<'a> {
 
 pub async fn eval_answers(library: &Library, e: AnswerEval<'_>, out: &Out) -> Result<(), Error> {
     use lectern::eval::answers::{self, AnswerEvalEvent};
-    library.db().collection(e.collection).await?;
+    let collection = library.collection_named(e.collection).await?;
     let items = answers::load_qa(e.qa)?;
     let items = answers::sample(&items, e.n, e.seed);
     let off_topic: Vec<String> = match e.off_topic {
@@ -199,11 +189,9 @@ pub async fn eval_answers(library: &Library, e: AnswerEval<'_>, out: &Out) -> Re
             .collect(),
     };
     let answerer = library.answerer(e.model).await?;
-    let settings = LlmSettings::load(library.db()).await?;
     let options = AskOptions {
-        k: e.k.unwrap_or(settings.k),
         history_turns: 0,
-        ..AskOptions::new(&settings, e.collection, None)
+        ..ask_options(library, collection.id, None, e.k).await?
     };
     out.note(&format!(
         "asking {} questions and {} off-topic ones of {:?} through {} (k = {})",

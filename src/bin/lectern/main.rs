@@ -13,8 +13,9 @@ use lectern::extract::{ExtractorConfig, WORKER_ARG, run_worker};
 use lectern::index::IndexOrigin;
 use lectern::ingest::FileStatus;
 use lectern::job::CancelFlag;
+use lectern::library::IngestWork;
 use lectern::retrieve::SearchMode;
-use lectern::{Error, Library, Paths};
+use lectern::{ChatId, Error, Library, MessageId, Paths, Session};
 
 use output::Out;
 
@@ -131,7 +132,7 @@ enum Command {
         collection: String,
         /// Continue this chat (see `lectern chats`); default: a new chat
         #[arg(long)]
-        chat: Option<i64>,
+        chat: Option<ChatId>,
         /// Passages to retrieve; default: the `retrieval.k` setting (6)
         #[arg(long)]
         k: Option<usize>,
@@ -148,7 +149,7 @@ enum Command {
         collection: String,
         /// Continue this chat
         #[arg(long)]
-        chat: Option<i64>,
+        chat: Option<ChatId>,
         #[arg(long)]
         k: Option<usize>,
         #[arg(long, value_name = "FILE")]
@@ -160,7 +161,7 @@ enum Command {
         collection: String,
     },
     /// Show a chat's questions and answers
-    History { chat: i64 },
+    History { chat: ChatId },
     /// Rate answers and export the ratings
     #[command(subcommand)]
     Feedback(FeedbackCommand),
@@ -229,7 +230,7 @@ enum EvalMode {
 enum FeedbackCommand {
     /// Rate an answer (its id is in `lectern ask --json` and `lectern history`)
     Add {
-        message: i64,
+        message: MessageId,
         #[arg(value_enum)]
         rating: Rating,
         #[arg(long)]
@@ -314,22 +315,23 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
     let library = Library::open(Paths::resolve(cli.data_dir)).await?;
-    let db = library.db();
     match cli.command {
         Command::Collection(CollectionCommand::Create { name }) => {
-            out.collection(&db.create_collection(&name).await?);
+            out.collection(&library.create_collection(&name).await?);
         }
         Command::Collection(CollectionCommand::List) => {
-            for c in db.collections().await? {
+            for c in library.collections().await? {
                 out.collection(&c);
             }
         }
         Command::Collection(CollectionCommand::Rename { old, new }) => {
-            db.rename_collection(&old, &new).await?;
+            let c = library.collection_named(&old).await?;
+            library.rename_collection(c.id, &new).await?;
             out.done(&format!("renamed {old:?} to {new:?}"));
         }
         Command::Collection(CollectionCommand::Delete { name }) => {
-            library.delete_collection(&name).await?;
+            let c = library.collection_named(&name).await?;
+            library.delete_collection(c.id).await?;
             out.done(&format!("deleted collection {name:?}"));
         }
         Command::Ingest {
@@ -340,11 +342,11 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             return ingest(&library, &collection, &paths, password.as_deref(), out).await;
         }
         Command::Reindex { collection } => {
-            let collection = db.collection(&collection).await?;
-            let ingester = ingester(&library)?;
+            let collection = library.collection_named(&collection).await?;
+            let session = session(library)?;
             return report_ingest(out, |tx, cancel| async move {
-                library
-                    .reindex(&ingester, collection.id, Some(tx), &cancel)
+                session
+                    .ingest(collection.id, IngestWork::Reindex, Some(tx), &cancel)
                     .await
             })
             .await;
@@ -353,15 +355,17 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             collection,
             document,
         } => {
-            let doc = library.remove_document(&collection, &document).await?;
+            let c = library.collection_named(&collection).await?;
+            let doc = library.find_document(c.id, &document).await?;
+            let doc = library.remove_document(c.id, doc.id).await?;
             out.done(&format!(
                 "removed {} ({} chunks) from {collection:?}",
                 doc.name, doc.n_chunks
             ));
         }
         Command::Documents { collection } => {
-            let c = db.collection(&collection).await?;
-            for doc in db.documents(c.id).await? {
+            let c = library.collection_named(&collection).await?;
+            for doc in library.documents(c.id).await? {
                 out.document(&doc);
             }
         }
@@ -371,7 +375,7 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             mode,
             query,
         } => {
-            let c = db.collection(&collection).await?;
+            let c = library.collection_named(&collection).await?;
             let retriever = library.retriever()?;
             let queries: Vec<String> = if query == ["-"] {
                 std::io::stdin()
@@ -459,23 +463,10 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             let result = async {
                 let model = embedding_model.unwrap_or_else(|| library.embedding_spec().id.into());
                 lectern::embed::embedding_model_spec(&model)?;
-                let db = lectern::db::Db::open(&paths.database()).await?;
-                db.set_setting(lectern::embed::MODEL_SETTING, &model)
-                    .await?;
-                db.close().await;
-                let throwaway = Library::open(paths).await?;
-                let col = throwaway.db().create_collection("eval").await?;
-                let retriever = throwaway.retriever()?;
-                lectern::eval::evaluate(
-                    &retriever,
-                    throwaway.db(),
-                    col.id,
-                    &data,
-                    k,
-                    &modes,
-                    &keyword_weight,
-                )
-                .await
+                let throwaway = Library::open_with_embedding_model(paths, &model).await?;
+                throwaway
+                    .evaluate_retrieval(&data, k, &modes, &keyword_weight)
+                    .await
             }
             .await;
             let _ = std::fs::remove_dir_all(&scratch);
@@ -506,15 +497,14 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             model,
         } => ask::chat(&library, &collection, chat, k, model.as_deref(), out).await?,
         Command::Chats { collection } => {
-            let c = db.collection(&collection).await?;
-            for chat in db.chats(c.id).await? {
+            let c = library.collection_named(&collection).await?;
+            for chat in library.chats(c.id).await? {
                 out.chat(&chat);
             }
         }
         Command::History { chat } => {
-            db.chat(chat).await?;
-            for m in db.messages(chat).await? {
-                out.history_message(&m);
+            for m in library.chat_messages(chat).await? {
+                out.history_message(&m.message);
             }
         }
         Command::Feedback(FeedbackCommand::Add {
@@ -526,11 +516,13 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
                 Rating::Up => 1,
                 Rating::Down => -1,
             };
-            db.set_feedback(message, rating, comment.as_deref()).await?;
+            library
+                .set_feedback(message, rating, comment.as_deref())
+                .await?;
             out.done(&format!("rated answer {message}"));
         }
         Command::Feedback(FeedbackCommand::Export) => {
-            for rated in db.rated_messages().await? {
+            for rated in library.rated_messages().await? {
                 out.rated(&rated);
             }
         }
@@ -543,8 +535,8 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             output_indicator,
             reset,
         } => {
-            let c = db.collection(&collection).await?;
-            let mut parts = db.prompt_parts(c.id).await?;
+            let c = library.collection_named(&collection).await?;
+            let (mut parts, _) = library.prompt_parts(c.id).await?;
             if reset {
                 parts = Default::default();
             }
@@ -554,26 +546,17 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             if output_indicator.is_some() {
                 parts.output_indicator = output_indicator;
             }
-            // A part equal to the model family's default is stored as the default, so it
-            // follows the model when another is selected.
-            let defaults = library.prompt_defaults().await;
-            parts.instruction = parts
-                .instruction
-                .filter(|t| t.trim() != defaults.instruction.trim());
-            parts.output_indicator = parts
-                .output_indicator
-                .filter(|t| t.trim() != defaults.output_indicator.trim());
-            db.set_prompt_parts(c.id, &parts).await?;
-            out.prompt_parts(&db.prompt_parts(c.id).await?, defaults);
+            let (parts, defaults) = library.set_prompt_parts(c.id, parts).await?;
+            out.prompt_parts(&parts, defaults);
         }
         Command::Chunks {
             collection,
             document,
             limit,
         } => {
-            let c = db.collection(&collection).await?;
-            let doc = db.find_document(c.id, &document).await?;
-            for chunk in db
+            let c = library.collection_named(&collection).await?;
+            let doc = library.find_document(c.id, &document).await?;
+            for chunk in library
                 .chunks(doc.id)
                 .await?
                 .iter()
@@ -593,32 +576,28 @@ async fn ingest(
     password: Option<&str>,
     out: &Out,
 ) -> Result<ExitCode, Error> {
-    let db = library.db();
-    let collection = match db.collection(collection).await {
-        Ok(c) => c,
-        Err(lectern::DbError::NoSuchCollection(_)) => {
-            let c = db.create_collection(collection).await?;
-            out.note(&format!("created collection {:?}", c.name));
-            c
-        }
-        Err(e) => return Err(e.into()),
+    let (collection, created) = library.collection_named_or_new(collection).await?;
+    if created {
+        out.note(&format!("created collection {:?}", collection.name));
+    }
+    let session = session(library.clone())?;
+    let work = IngestWork::Files {
+        paths: inputs.to_vec(),
+        password: password.map(str::to_owned),
     };
-    let ingester = ingester(library)?;
     report_ingest(out, |tx, cancel| async move {
-        Ok(ingester
-            .ingest(collection.id, inputs, password, Some(tx), &cancel)
-            .await)
+        session.ingest(collection.id, work, Some(tx), &cancel).await
     })
     .await
 }
 
-/// The embedding model loaded for ingest, with PDF extraction in this binary's worker mode.
-fn ingester(library: &Library) -> Result<lectern::ingest::Ingester, Error> {
+/// A session over the library whose PDF extraction runs in this binary's worker mode.
+fn session(library: Library) -> Result<Session, Error> {
     let worker_exe = std::env::current_exe().map_err(|e| Error::Io {
         path: "lectern".into(),
         source: e,
     })?;
-    library.ingester(ExtractorConfig::new(worker_exe))
+    Ok(Session::new(library, ExtractorConfig::new(worker_exe)))
 }
 
 /// Runs an ingest job (`run` gets its progress channel and a Ctrl-C cancel flag), printing

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lectern::Error;
-use lectern::db::{Collection, Document, StoredChunk};
 use lectern::eval::EvalReport;
 use lectern::ingest::{FileOutcome, FileStatus, IngestEvent, IngestReport};
+use lectern::library::{Collection, Document, StoredChunk};
 use lectern::retrieve::Passage;
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -30,7 +30,7 @@ struct ErrorJson<'a> {
 
 #[derive(Serialize)]
 struct CollectionJson<'a> {
-    id: i64,
+    id: lectern::CollectionId,
     name: &'a str,
     documents: i64,
     chunks: i64,
@@ -39,7 +39,7 @@ struct CollectionJson<'a> {
 
 #[derive(Serialize)]
 struct DocumentJson<'a> {
-    id: i64,
+    id: lectern::DocumentId,
     name: &'a str,
     path: &'a str,
     format: &'a str,
@@ -54,7 +54,7 @@ struct DocumentJson<'a> {
 #[derive(Serialize)]
 struct ChunkJson<'a> {
     chunk_id: i64,
-    document_id: i64,
+    document_id: lectern::DocumentId,
     document: &'a str,
     chunk_idx: i64,
     page: Option<i64>,
@@ -69,7 +69,7 @@ struct ChunkJson<'a> {
 struct IngestJson<'a> {
     path: &'a Path,
     status: &'a str,
-    document_id: Option<i64>,
+    document_id: Option<lectern::DocumentId>,
     pages: Option<usize>,
     chunks: usize,
     error: Option<ErrorJson<'a>>,
@@ -80,7 +80,7 @@ struct HitJson<'a> {
     rank: usize,
     score: f32,
     document: &'a str,
-    document_id: i64,
+    document_id: lectern::DocumentId,
     page: Option<i64>,
     last_page: Option<i64>,
     chunk_id: i64,

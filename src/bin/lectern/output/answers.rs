@@ -52,8 +52,8 @@ struct TimingsJson {
 
 #[derive(Serialize)]
 struct AnswerJson<'a> {
-    chat_id: i64,
-    message_id: i64,
+    chat_id: lectern::ChatId,
+    message_id: lectern::MessageId,
     question: &'a str,
     answer: &'a str,
     stopped: bool,

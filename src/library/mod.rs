@@ -1,8 +1,23 @@
-//! [`Library`]: the open data folder, the context every shell passes to core calls.
+//! [`Library`]: the open data folder, and the one door of every shell into the core. Its
+//! methods live by subject: collections and documents (`collections.rs`), chats, feedback and
+//! prompt parts (`chats.rs`), models and settings (`models.rs`), the embedding-model switch
+//! (`reembed.rs`); [`Session`] holds what a long-running shell keeps loaded between calls.
+
+mod chats;
+mod collections;
+mod models;
+pub mod reembed;
+mod session;
+
+pub use crate::db::{Collection, DocFormat, Document, StoredChunk};
+pub use chats::ChatMessage;
+pub use models::ModelChoice;
+pub use session::{IngestWork, JobId, Session};
 
 use crate::answer::{Answerer, LlmSettings};
 use crate::chunk::Chunker;
-use crate::db::{Db, Document};
+use crate::db::Db;
+use crate::ids::CollectionId;
 use std::path::{Path, PathBuf};
 
 use std::sync::{Arc, RwLock};
@@ -11,7 +26,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::embed::{
     DEFAULT_MODEL, EmbedWorker, EmbeddingModelSpec, MODEL_SETTING, ModelFiles, embedding_model_spec,
 };
-use crate::error::{LlmError, ModelKind, Result};
+use crate::error::{ModelKind, Result};
 use crate::extract::ExtractorConfig;
 use crate::index::{IndexParams, IndexSet};
 use crate::ingest::{IngestEvent, IngestReport, Ingester};
@@ -66,6 +81,45 @@ impl Library {
         })
     }
 
+    /// Opens (creating) a data folder whose vectors come from embedding model `model`: a
+    /// scratch library for an evaluation. Fails if the folder already holds vectors.
+    pub async fn open_with_embedding_model(paths: Paths, model: &str) -> Result<Self> {
+        embedding_model_spec(model)?;
+        let db = Db::open(&paths.database()).await?;
+        if db.count_chunks().await? > 0 {
+            return Err(crate::Error::InvalidInput(format!(
+                "{} already holds vectors",
+                paths.data_dir.display()
+            )));
+        }
+        db.set_setting(MODEL_SETTING, model).await?;
+        db.close().await;
+        Self::open(paths).await
+    }
+
+    /// Indexes a retrieval dataset's passages into a new collection `eval` and scores the
+    /// queries against them ([`crate::eval::evaluate`]). Meant for a scratch library.
+    pub async fn evaluate_retrieval(
+        &self,
+        dataset: &crate::eval::Dataset,
+        k: usize,
+        modes: &[crate::retrieve::SearchMode],
+        keyword_weights: &[f32],
+    ) -> Result<crate::eval::EvalReport> {
+        let collection = self.db.create_collection("eval").await?;
+        let retriever = self.retriever()?;
+        crate::eval::evaluate(
+            &retriever,
+            &self.db,
+            collection.id,
+            dataset,
+            k,
+            modes,
+            keyword_weights,
+        )
+        .await
+    }
+
     fn active(&self) -> ActiveEmbedding {
         self.embedding
             .read()
@@ -94,6 +148,9 @@ impl Library {
         indexes
     }
 
+    /// The database itself, for the integration tests; shells use the methods above and a
+    /// tidy test holds them to it.
+    #[doc(hidden)]
     pub fn db(&self) -> &Db {
         &self.db
     }
@@ -135,10 +192,7 @@ impl Library {
             model_path,
             n_ctx: LlmSettings::load(&self.db).await?.n_ctx,
         };
-        let worker = tokio::task::spawn_blocking(move || LlmWorker::llama(settings))
-            .await
-            .map_err(|e| LlmError::Backend(format!("model loading panicked: {e}")))??;
-        Ok(worker)
+        crate::job::blocking("model loading", move || Ok(LlmWorker::llama(settings)?)).await
     }
 
     /// The default prompt parts of the selected model's family (generic when no model is
@@ -159,21 +213,6 @@ impl Library {
         Ok(Answerer::new(self.db.clone(), self.retriever()?, llm))
     }
 
-    /// Removes a document (by id, name or path) from a collection: its rows in one
-    /// transaction, then its points from the vector index.
-    pub async fn remove_document(&self, collection: &str, key: &str) -> Result<Document> {
-        let collection = self.db.collection(collection).await?;
-        let doc = self.db.find_document(collection.id, key).await?;
-        let chunk_ids = self.db.delete_document(doc.id).await?;
-        let index = self.indexes().get(&self.db, collection.id).await?;
-        index.remove(chunk_ids).await?;
-        index
-            .compact_if_needed(&self.db, collection.id, true)
-            .await?;
-        index.save().await?;
-        Ok(doc)
-    }
-
     /// Re-indexes a collection, the one meaning of "re-index" in every shell: each document
     /// is read again from its source file (a changed file is chunked and embedded again, an
     /// unchanged one skipped, a missing one reported and kept as stored), then the vector
@@ -182,7 +221,7 @@ impl Library {
     pub async fn reindex(
         &self,
         ingester: &Ingester,
-        collection_id: i64,
+        collection_id: CollectionId,
         progress: Option<UnboundedSender<IngestEvent>>,
         cancel: &CancelFlag,
     ) -> Result<IngestReport> {
@@ -203,7 +242,7 @@ impl Library {
     }
 
     /// Rebuilds a collection's vector index from the vectors in the database.
-    pub async fn rebuild_index(&self, collection_id: i64) -> Result<()> {
+    pub async fn rebuild_index(&self, collection_id: CollectionId) -> Result<()> {
         let index = self.indexes().get(&self.db, collection_id).await?;
         index.rebuild(&self.db, collection_id).await?;
         Ok(())
@@ -237,14 +276,6 @@ impl Library {
             }),
         }
         missing
-    }
-
-    /// Deletes a collection with its documents and its index files.
-    pub async fn delete_collection(&self, name: &str) -> Result<()> {
-        let collection = self.db.collection(name).await?;
-        self.db.delete_collection(name).await?;
-        self.indexes().drop_collection(collection.id).await;
-        Ok(())
     }
 }
 

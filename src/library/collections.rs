@@ -1,0 +1,92 @@
+//! Collections and their documents, as the shells see them.
+
+use super::Library;
+use crate::db::{Collection, Document, StoredChunk};
+use crate::error::{DbError, Result};
+use crate::ids::{CollectionId, DocumentId};
+
+impl Library {
+    /// Every collection with its counts, by name.
+    pub async fn collections(&self) -> Result<Vec<Collection>> {
+        Ok(self.db.collections().await?)
+    }
+
+    pub async fn collection(&self, id: CollectionId) -> Result<Collection> {
+        Ok(self.db.collection_by_id(id).await?)
+    }
+
+    /// The collection a person named: how a shell that takes names finds its id, once.
+    pub async fn collection_named(&self, name: &str) -> Result<Collection> {
+        Ok(self.db.collection(name).await?)
+    }
+
+    /// The collection named `name`, created when there is none; true when it was created.
+    pub async fn collection_named_or_new(&self, name: &str) -> Result<(Collection, bool)> {
+        match self.db.collection(name).await {
+            Ok(c) => Ok((c, false)),
+            Err(DbError::NoSuchCollection(_)) => Ok((self.db.create_collection(name).await?, true)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A new, empty collection; the name is trimmed and must be new.
+    pub async fn create_collection(&self, name: &str) -> Result<Collection> {
+        Ok(self.db.create_collection(name).await?)
+    }
+
+    pub async fn rename_collection(&self, id: CollectionId, new_name: &str) -> Result<()> {
+        Ok(self.db.rename_collection(id, new_name).await?)
+    }
+
+    /// Deletes a collection with its documents, chats and index files.
+    pub async fn delete_collection(&self, id: CollectionId) -> Result<()> {
+        self.db.delete_collection(id).await?;
+        self.indexes().drop_collection(id).await;
+        Ok(())
+    }
+
+    /// A collection's documents, by name.
+    pub async fn documents(&self, collection_id: CollectionId) -> Result<Vec<Document>> {
+        Ok(self.db.documents(collection_id).await?)
+    }
+
+    pub async fn document(&self, id: DocumentId) -> Result<Document> {
+        Ok(self.db.document(id).await?)
+    }
+
+    /// The document of a collection a person named by id, source path or file name.
+    pub async fn find_document(&self, collection_id: CollectionId, key: &str) -> Result<Document> {
+        Ok(self.db.find_document(collection_id, key).await?)
+    }
+
+    /// A document's chunks in order, without their vectors.
+    pub async fn chunks(&self, document_id: DocumentId) -> Result<Vec<StoredChunk>> {
+        Ok(self.db.chunks(document_id).await?)
+    }
+
+    /// Chunks in the whole library, of every collection.
+    pub async fn count_chunks(&self) -> Result<usize> {
+        Ok(self.db.count_chunks().await?)
+    }
+
+    /// Removes a document from its collection: its rows in one transaction, then its points
+    /// from the vector index.
+    pub async fn remove_document(
+        &self,
+        collection_id: CollectionId,
+        document_id: DocumentId,
+    ) -> Result<Document> {
+        let doc = self.db.document(document_id).await?;
+        if doc.collection_id != collection_id {
+            return Err(DbError::NoSuchDocument(document_id.to_string()).into());
+        }
+        let chunk_ids = self.db.delete_document(doc.id).await?;
+        let index = self.indexes().get(&self.db, collection_id).await?;
+        index.remove(chunk_ids).await?;
+        index
+            .compact_if_needed(&self.db, collection_id, true)
+            .await?;
+        index.save().await?;
+        Ok(doc)
+    }
+}

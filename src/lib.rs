@@ -3,13 +3,11 @@
 //! and present.
 
 pub mod answer;
-pub mod attribution;
 pub mod chunk;
 pub mod db;
 pub mod embed;
 pub mod error;
 pub mod eval;
-pub mod excerpt;
 pub mod extract;
 pub mod gguf;
 pub mod history;
@@ -21,10 +19,10 @@ pub mod library;
 pub mod llm;
 pub mod models;
 pub mod paths;
-pub mod prompt;
 pub mod retrieve;
 pub mod settings;
 
+pub use answer::{attribution, excerpt, prompt};
 pub use error::{
     DbError, EmbedError, Error, ErrorCode, IndexError, IngestError, LlmError, ModelKind, Result,
 };

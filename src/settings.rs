@@ -2,7 +2,9 @@
 //! help, and whether a change needs the model loaded again. Validation, `lectern settings`
 //! and its help, and the app's Settings page (sent over IPC) all read [`SETTINGS`].
 
+use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::llm::Sampling;
 
 /// What values a setting takes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -193,6 +195,136 @@ pub const SETTINGS: [SettingSpec; 9] = [
         reloads_model: false,
     },
 ];
+
+/// Generation settings stored in the database (`lectern settings`), with their defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmSettings {
+    /// `None`: chosen per answer from the cores and how busy the machine is.
+    pub threads: Option<usize>,
+    pub n_ctx: usize,
+    pub max_tokens: usize,
+    /// 0 by default (always the likeliest token): the same question over the same documents
+    /// gets the same answer, as the benchmarks and tests measure it. Sampling at 0.2 gave
+    /// SmolLM2-135M's answer to the E2E question no citation in 2 of 16 tries.
+    pub temperature: f32,
+    pub top_p: f32,
+    /// `None`: a random seed per answer.
+    pub seed: Option<u32>,
+    /// Passages retrieved per question (fewer reach the prompt when they do not fit).
+    pub k: usize,
+    /// Words of each passage the prompt quotes: the part that bears on the question
+    /// ([`crate::excerpt`]); 0 quotes passages whole.
+    pub excerpt_words: usize,
+    /// Below this cosine similarity between the question and its best passage the collection
+    /// is taken not to be about the question: the answer is [`prompt::NOT_IN_DOCUMENTS`]
+    /// without asking the model, which otherwise answers from what it knows (Qwen 0.5B did
+    /// for all ten off-topic questions of `lectern eval --answers`). 0 turns it off.
+    pub min_similarity: f32,
+}
+
+/// [`LlmSettings::min_similarity`]'s default (see [`crate::settings::SETTINGS`]).
+pub const MIN_SIMILARITY: f32 = 0.30;
+
+impl Default for LlmSettings {
+    /// The defaults of [`crate::settings::SETTINGS`], where each is explained.
+    fn default() -> Self {
+        let mut s = Self {
+            threads: None,
+            n_ctx: 0,
+            max_tokens: 0,
+            temperature: 0.0,
+            top_p: 0.0,
+            seed: None,
+            k: 0,
+            excerpt_words: 0,
+            min_similarity: 0.0,
+        };
+        for spec in &SETTINGS {
+            s.apply(spec.key, spec.default)
+                .expect("the settings table's defaults are valid (a unit test checks)");
+        }
+        s
+    }
+}
+
+impl LlmSettings {
+    pub async fn load(db: &Db) -> Result<Self> {
+        let mut s = Self::default();
+        for key in SETTINGS.map(|spec| spec.key) {
+            if let Some(value) = db.setting(key).await? {
+                // A value that no longer parses (hand-edited database) falls back to the default.
+                let _ = s.apply(key, &value);
+            }
+        }
+        Ok(s)
+    }
+
+    /// Sets one key from text, checked against [`crate::settings::SETTINGS`].
+    pub fn apply(&mut self, key: &str, value: &str) -> Result<()> {
+        let parsed = spec(key)?.parse(value)?;
+        let (number, word) = match parsed {
+            SettingValue::Number(n) => (n, false),
+            SettingValue::Word => (0.0, true),
+        };
+        // The table has checked the range, so these casts cannot truncate.
+        let whole = number as usize;
+        match key {
+            "llm.threads" => self.threads = (!word).then_some(whole),
+            "llm.n_ctx" => self.n_ctx = whole,
+            "llm.max_tokens" => self.max_tokens = whole,
+            "llm.temperature" => self.temperature = number as f32,
+            "llm.top_p" => self.top_p = number as f32,
+            "llm.seed" => self.seed = (!word).then_some(number as u32),
+            "retrieval.k" => self.k = whole,
+            "retrieval.excerpt_words" => self.excerpt_words = whole,
+            "retrieval.min_similarity" => self.min_similarity = number as f32,
+            _ => unreachable!("every key of the settings table is stored here: {key}"),
+        }
+        Ok(())
+    }
+
+    /// Checks and stores one key.
+    pub async fn set(db: &Db, key: &str, value: &str) -> Result<Self> {
+        let mut s = Self::load(db).await?;
+        s.apply(key, value)?;
+        db.set_setting(key, value).await?;
+        Ok(s)
+    }
+
+    /// The value of a key as text.
+    pub fn get(&self, key: &str) -> Option<String> {
+        Some(match key {
+            "llm.threads" => self
+                .threads
+                .map_or_else(|| "auto".into(), |n| n.to_string()),
+            "llm.n_ctx" => self.n_ctx.to_string(),
+            "llm.max_tokens" => self.max_tokens.to_string(),
+            "llm.temperature" => self.temperature.to_string(),
+            "llm.top_p" => self.top_p.to_string(),
+            "llm.seed" => self.seed.map_or_else(|| "random".into(), |n| n.to_string()),
+            "retrieval.k" => self.k.to_string(),
+            "retrieval.excerpt_words" => self.excerpt_words.to_string(),
+            "retrieval.min_similarity" => self.min_similarity.to_string(),
+            _ => return None,
+        })
+    }
+
+    /// Sampling for one answer. Threads left to `auto` are all cores here; [`crate::answer::Answerer::ask`]
+    /// halves them when the machine is busy at the moment the decode starts.
+    pub fn sampling(&self) -> Sampling {
+        let n_cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Sampling {
+            max_tokens: self.max_tokens,
+            temperature: self.temperature,
+            top_p: self.top_p,
+            seed: self.seed,
+            threads: self
+                .threads
+                .unwrap_or_else(|| crate::llm::auto_threads(n_cores, false)),
+            stop: Vec::new(),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //! embedding model, real PDFs from `../shared/data`, and the `lectern` binary itself.
 
 mod answer;
+mod ask_cli;
 mod chunk;
 mod cli;
 mod concurrency;
@@ -17,6 +18,7 @@ mod ingest;
 mod llm;
 mod models;
 mod paths;
+mod prompt;
 mod reembed;
 mod reference_bert;
 mod retrieve;

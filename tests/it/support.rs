@@ -212,3 +212,18 @@ pub fn noise(n_bytes: usize, mut state: u64) -> Vec<u8> {
     out.truncate(n_bytes);
     out
 }
+
+/// A real paper (Zeileis, "Econometric Computing with HC and HAC Covariance Matrix
+/// Estimators", JSS, 21 pages) and a question whose best passages are on page 8.
+pub const PAPER: &str = "paper_sandwich_jss.pdf";
+pub const QUESTION: &str =
+    "How is the bandwidth of the quadratic spectral kernel chosen automatically?";
+pub const PAGE: i64 = 8;
+
+/// Counts a token per 4 bytes, like a rough tokenizer.
+pub fn rough_count(messages: &[lectern::llm::ChatMessage]) -> Result<usize, lectern::LlmError> {
+    Ok(messages
+        .iter()
+        .map(|m| m.content.len().div_ceil(4) + 4)
+        .sum())
+}

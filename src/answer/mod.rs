@@ -1,148 +1,23 @@
-//! Asking a collection: retrieve passages, build and fit the prompt, stream the model's answer,
-//! map its [n] citations to passages and store the exchange in the chat's history.
+//! Asking a collection: [`Answerer::ask`] goes retrieve → prompt ([`prompt`]) → generate →
+//! cite ([`cite`], with [`attribution`] and [`excerpt`]) → store in the chat's history.
+
+pub mod attribution;
+mod cite;
+pub mod excerpt;
+pub mod prompt;
+
+pub use crate::settings::{LlmSettings, MIN_SIMILARITY};
 
 use crate::ids::{ChatId, CollectionId, MessageId};
 use std::time::{Duration, Instant};
 
-use crate::attribution::CitationCheck;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::history::{Chat, Message, StoredPassage, Timings};
 use crate::job::CancelFlag;
 use crate::llm::{Finish, LlmWorker, Preread, Progress, Sampling};
-use crate::prompt::{self, FollowUps, Prompt, Turn};
 use crate::retrieve::{Passage, Retriever, SearchMode};
-use crate::settings::{self, SETTINGS, SettingValue};
-
-/// Generation settings stored in the database (`lectern settings`), with their defaults.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LlmSettings {
-    /// `None`: chosen per answer from the cores and how busy the machine is.
-    pub threads: Option<usize>,
-    pub n_ctx: usize,
-    pub max_tokens: usize,
-    /// 0 by default (always the likeliest token): the same question over the same documents
-    /// gets the same answer, as the benchmarks and tests measure it. Sampling at 0.2 gave
-    /// SmolLM2-135M's answer to the E2E question no citation in 2 of 16 tries.
-    pub temperature: f32,
-    pub top_p: f32,
-    /// `None`: a random seed per answer.
-    pub seed: Option<u32>,
-    /// Passages retrieved per question (fewer reach the prompt when they do not fit).
-    pub k: usize,
-    /// Words of each passage the prompt quotes: the part that bears on the question
-    /// ([`crate::excerpt`]); 0 quotes passages whole.
-    pub excerpt_words: usize,
-    /// Below this cosine similarity between the question and its best passage the collection
-    /// is taken not to be about the question: the answer is [`prompt::NOT_IN_DOCUMENTS`]
-    /// without asking the model, which otherwise answers from what it knows (Qwen 0.5B did
-    /// for all ten off-topic questions of `lectern eval --answers`). 0 turns it off.
-    pub min_similarity: f32,
-}
-
-/// [`LlmSettings::min_similarity`]'s default (see [`crate::settings::SETTINGS`]).
-pub const MIN_SIMILARITY: f32 = 0.30;
-
-impl Default for LlmSettings {
-    /// The defaults of [`crate::settings::SETTINGS`], where each is explained.
-    fn default() -> Self {
-        let mut s = Self {
-            threads: None,
-            n_ctx: 0,
-            max_tokens: 0,
-            temperature: 0.0,
-            top_p: 0.0,
-            seed: None,
-            k: 0,
-            excerpt_words: 0,
-            min_similarity: 0.0,
-        };
-        for spec in &SETTINGS {
-            s.apply(spec.key, spec.default)
-                .expect("the settings table's defaults are valid (a unit test checks)");
-        }
-        s
-    }
-}
-
-impl LlmSettings {
-    pub async fn load(db: &Db) -> Result<Self> {
-        let mut s = Self::default();
-        for key in SETTINGS.map(|spec| spec.key) {
-            if let Some(value) = db.setting(key).await? {
-                // A value that no longer parses (hand-edited database) falls back to the default.
-                let _ = s.apply(key, &value);
-            }
-        }
-        Ok(s)
-    }
-
-    /// Sets one key from text, checked against [`crate::settings::SETTINGS`].
-    pub fn apply(&mut self, key: &str, value: &str) -> Result<()> {
-        let parsed = settings::spec(key)?.parse(value)?;
-        let (number, word) = match parsed {
-            SettingValue::Number(n) => (n, false),
-            SettingValue::Word => (0.0, true),
-        };
-        // The table has checked the range, so these casts cannot truncate.
-        let whole = number as usize;
-        match key {
-            "llm.threads" => self.threads = (!word).then_some(whole),
-            "llm.n_ctx" => self.n_ctx = whole,
-            "llm.max_tokens" => self.max_tokens = whole,
-            "llm.temperature" => self.temperature = number as f32,
-            "llm.top_p" => self.top_p = number as f32,
-            "llm.seed" => self.seed = (!word).then_some(number as u32),
-            "retrieval.k" => self.k = whole,
-            "retrieval.excerpt_words" => self.excerpt_words = whole,
-            "retrieval.min_similarity" => self.min_similarity = number as f32,
-            _ => unreachable!("every key of the settings table is stored here: {key}"),
-        }
-        Ok(())
-    }
-
-    /// Checks and stores one key.
-    pub async fn set(db: &Db, key: &str, value: &str) -> Result<Self> {
-        let mut s = Self::load(db).await?;
-        s.apply(key, value)?;
-        db.set_setting(key, value).await?;
-        Ok(s)
-    }
-
-    /// The value of a key as text.
-    pub fn get(&self, key: &str) -> Option<String> {
-        Some(match key {
-            "llm.threads" => self
-                .threads
-                .map_or_else(|| "auto".into(), |n| n.to_string()),
-            "llm.n_ctx" => self.n_ctx.to_string(),
-            "llm.max_tokens" => self.max_tokens.to_string(),
-            "llm.temperature" => self.temperature.to_string(),
-            "llm.top_p" => self.top_p.to_string(),
-            "llm.seed" => self.seed.map_or_else(|| "random".into(), |n| n.to_string()),
-            "retrieval.k" => self.k.to_string(),
-            "retrieval.excerpt_words" => self.excerpt_words.to_string(),
-            "retrieval.min_similarity" => self.min_similarity.to_string(),
-            _ => return None,
-        })
-    }
-
-    /// Sampling for one answer. Threads left to `auto` are all cores here; [`Answerer::ask`]
-    /// halves them when the machine is busy at the moment the decode starts.
-    pub fn sampling(&self) -> Sampling {
-        let n_cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Sampling {
-            max_tokens: self.max_tokens,
-            temperature: self.temperature,
-            top_p: self.top_p,
-            seed: self.seed,
-            threads: self
-                .threads
-                .unwrap_or_else(|| crate::llm::auto_threads(n_cores, false)),
-            stop: Vec::new(),
-        }
-    }
-}
+use prompt::{FollowUps, Prompt, Turn};
 
 /// Earlier turns repeated in a follow-up's prompt: enough for "and what about …?", few
 /// enough to leave room for the passages.
@@ -326,47 +201,25 @@ impl Answerer {
         };
 
         let documents: Vec<&str> = passages.iter().map(|p| p.document.as_str()).collect();
-        let answer = prompt::strip_heading_echoes(&generation.text, &documents);
-        let mut answer = prompt::strip_invalid_markers(&answer, fitted.n_passages);
         // Judged against what the model read (the excerpts).
         let texts: Vec<&str> = read
             .iter()
             .take(fitted.n_passages)
             .map(String::as_str)
             .collect();
-        let mut citations_matched = false;
-        let mut quoted = false;
-        let mut check = CitationCheck::default();
-        if unrelated {
-            // Nothing to cite: the sources are listed as what came closest.
-        } else if generation.finish != Finish::Cancelled && !prompt::has_words(&answer) {
-            // Qwen 0.5B answers about one question in six with markers only: it starts to copy
-            // a passage's heading and meets the quote fence. A second generation in other words
-            // was weak (docs/BENCHMARKS.md); the sentences of the passage it pointed at that
-            // bear on the question are what it was about to copy. The passages it pointed at
-            // come first; all it read when it pointed at none, or only at a table of contents.
-            let pointed: Vec<(usize, &str)> = prompt::cited_numbers(&answer, fitted.n_passages)
-                .into_iter()
-                .map(|n| (n, texts[n - 1]))
-                .collect();
-            if let Some((_, text)) = crate::excerpt::quote(question, &pointed).or_else(|| {
-                let all_read: Vec<(usize, &str)> =
-                    texts.iter().enumerate().map(|(i, t)| (i + 1, *t)).collect();
-                crate::excerpt::quote(question, &all_read)
-            }) {
-                answer = text;
-                quoted = true;
-            }
-        } else if prompt::cited_numbers(&answer, fitted.n_passages).is_empty() {
-            if let Some(attributed) = crate::attribution::attribute(&answer, &texts) {
-                answer = attributed;
-                citations_matched = true;
-            }
-        } else {
-            // The model's markers are checked against the passages they name.
-            check = crate::attribution::check_citations(&answer, &texts);
-            answer = std::mem::take(&mut check.text);
-        }
+        let cite::Cited {
+            answer,
+            citations_matched,
+            quoted,
+            mut check,
+        } = cite::cite(
+            question,
+            &generation,
+            &documents,
+            &texts,
+            fitted.n_passages,
+            unrelated,
+        );
         let cited = prompt::cited_numbers(&answer, fitted.n_passages);
         let message = Message {
             id: MessageId(0),

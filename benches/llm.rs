@@ -130,6 +130,7 @@ fn ask() -> Result<(), Box<dyn std::error::Error>> {
     rt.block_on(async {
         let library = Library::open(Paths::resolve(Some(data_dir))).await?;
         let answerer = library.answerer(None).await?;
+        let collection_id = library.collection_named(&collection).await?.id;
         let mut settings = LlmSettings::load(library.db()).await?;
         settings.threads = Some(threads);
         settings.temperature = 0.0;
@@ -144,7 +145,7 @@ fn ask() -> Result<(), Box<dyn std::error::Error>> {
         for (q, page) in picked {
             let options = AskOptions {
                 history_turns: 0,
-                ..AskOptions::new(&settings, &collection, None)
+                ..AskOptions::new(&settings, collection_id, None)
             };
             let started = std::time::Instant::now();
             let a = answerer

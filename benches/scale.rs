@@ -173,7 +173,7 @@ fn embed(limit: usize) {
 
 async fn store(
     db: &Db,
-    col: i64,
+    col: lectern::CollectionId,
     passages: &[Passage],
     chosen: &[usize],
     vectors: &[Vec<f32>],

@@ -260,8 +260,9 @@ pub async fn start_embedding_switch(
     model: String,
 ) -> IpcResult<u32> {
     lectern::embed::embedding_model_spec(&model).map_err(lectern::Error::from)?;
-    let (job_id, Some(cancel)) = app.start_reembed_job() else {
-        return Ok(app.reembed_job().unwrap_or_default());
+    let (job_id, cancel) = app.start_reembed_job();
+    let Some(cancel) = cancel else {
+        return Ok(job_id);
     };
     let send = {
         let handle = handle.clone();

@@ -221,7 +221,8 @@ impl Session {
         *lock(&self.reembed_job)
     }
 
-    /// Starts the embedding-model switch's job, or returns the running one's id (`false`).
+    /// Starts the embedding-model switch's job (its id and cancel flag), or gives the running
+    /// switch's id and no flag.
     pub fn start_reembed_job(&self) -> (JobId, Option<CancelFlag>) {
         let mut reembed = lock(&self.reembed_job);
         if let Some(id) = *reembed {

@@ -50,8 +50,7 @@ pub struct Message {
     pub chat_id: ChatId,
     pub question: String,
     pub answer: String,
-    /// `end_of_text`, `max_tokens`, `context_full` or `cancelled`.
-    pub finish: String,
+    pub finish: AnswerFinish,
     pub prompt_user: String,
     pub model: String,
     pub timings: Timings,
@@ -66,9 +65,46 @@ pub struct Message {
     pub quoted: bool,
 }
 
+/// How a stored answer ended: the values migration 0002's CHECK allows, so a row can hold no
+/// other. A cut repeat ([`crate::llm::Finish::Repeating`]) is stored as the end of the text:
+/// what is left once the repeat is cut is the whole answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(rename_all = "snake_case")]
+pub enum AnswerFinish {
+    EndOfText,
+    MaxTokens,
+    ContextFull,
+    /// Stopped by the user; the text so far is kept.
+    Cancelled,
+}
+
+impl AnswerFinish {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EndOfText => "end_of_text",
+            Self::MaxTokens => "max_tokens",
+            Self::ContextFull => "context_full",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl From<crate::llm::Finish> for AnswerFinish {
+    fn from(finish: crate::llm::Finish) -> Self {
+        use crate::llm::Finish;
+        match finish {
+            Finish::EndOfText | Finish::Repeating => Self::EndOfText,
+            Finish::MaxTokens => Self::MaxTokens,
+            Finish::ContextFull => Self::ContextFull,
+            Finish::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
 impl Message {
     pub fn stopped(&self) -> bool {
-        self.finish == "cancelled"
+        self.finish == AnswerFinish::Cancelled
     }
 
     /// Passages the answer cites, in the order it first cites them.
@@ -220,7 +256,7 @@ impl Db {
         .bind(message.chat_id)
         .bind(&message.question)
         .bind(&message.answer)
-        .bind(&message.finish)
+        .bind(message.finish)
         .bind(&message.prompt_user)
         .bind(&message.model)
         .bind(t.retrieval_ms)

@@ -173,8 +173,7 @@ pub struct DocumentView {
     pub id: i64,
     pub name: String,
     pub path: String,
-    /// `pdf`, `markdown` or `text`.
-    pub format: String,
+    pub format: DocFormat,
     pub n_pages: Option<i64>,
     pub n_chunks: i64,
     pub byte_len: i64,
@@ -191,7 +190,7 @@ impl From<Document> for DocumentView {
             id: d.id.0,
             name: d.name,
             path: d.source_path,
-            format: d.format.as_str().into(),
+            format: d.format.into(),
             n_pages: d.n_pages,
             n_chunks: d.n_chunks,
             byte_len: d.byte_len,
@@ -200,10 +199,53 @@ impl From<Document> for DocumentView {
     }
 }
 
+/// What kind of file a document was read from.
+#[derive(Debug, Clone, Copy, Serialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum DocFormat {
+    Pdf,
+    Markdown,
+    Text,
+}
+
+impl From<lectern::library::DocFormat> for DocFormat {
+    fn from(format: lectern::library::DocFormat) -> Self {
+        use lectern::library::DocFormat as Core;
+        match format {
+            Core::Pdf => Self::Pdf,
+            Core::Markdown => Self::Markdown,
+            Core::Text => Self::Text,
+        }
+    }
+}
+
+/// What became of one file of an ingest.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum FileStatus {
+    Indexed,
+    /// Already in the collection, unchanged.
+    Skipped,
+    Failed,
+}
+
+impl From<lectern::ingest::FileStatus> for FileStatus {
+    fn from(status: lectern::ingest::FileStatus) -> Self {
+        use lectern::ingest::FileStatus as Core;
+        match status {
+            Core::Indexed => Self::Indexed,
+            Core::Skipped => Self::Skipped,
+            Core::Failed => Self::Failed,
+        }
+    }
+}
+
 /// An ingest job's progress, in the order it happens; `file_idx` indexes `Planned.files`.
 #[derive(Debug, Clone, Serialize, Deserialize, Type, Event)]
 pub struct IngestProgress {
     pub job_id: u32,
+    pub collection_id: i64,
+    /// The collection's name when the job started, to show.
     pub collection: String,
     pub update: IngestUpdate,
 }
@@ -234,8 +276,7 @@ pub enum IngestUpdate {
     },
     FileDone {
         file_idx: u32,
-        /// `indexed`, `skipped` (already there, unchanged) or `failed`.
-        status: String,
+        status: FileStatus,
         error: Option<IpcError>,
     },
     /// The job could not run at all (e.g. the embedding model is missing).
@@ -294,7 +335,7 @@ impl IngestUpdate {
                 error,
             } => Self::FileDone {
                 file_idx: count(file_idx),
-                status: status.as_str().into(),
+                status: status.into(),
                 error: error.as_ref().map(IpcError::from),
             },
         }
@@ -375,6 +416,29 @@ impl From<&Feedback> for FeedbackView {
     }
 }
 
+/// How an answer ended.
+#[derive(Debug, Clone, Copy, Serialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerFinish {
+    EndOfText,
+    MaxTokens,
+    ContextFull,
+    /// Stopped by the user; the text so far is kept.
+    Cancelled,
+}
+
+impl From<lectern::history::AnswerFinish> for AnswerFinish {
+    fn from(finish: lectern::history::AnswerFinish) -> Self {
+        use lectern::history::AnswerFinish as Core;
+        match finish {
+            Core::EndOfText => Self::EndOfText,
+            Core::MaxTokens => Self::MaxTokens,
+            Core::ContextFull => Self::ContextFull,
+            Core::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct MessageView {
     pub id: i64,
@@ -383,8 +447,7 @@ pub struct MessageView {
     pub answer: String,
     /// True when the user stopped the answer.
     pub stopped: bool,
-    /// `end_of_text`, `max_tokens`, `context_full` or `cancelled`.
-    pub finish: String,
+    pub finish: AnswerFinish,
     pub model: String,
     pub passages: Vec<PassageView>,
     /// The model wrote no `[n]`; its citations were matched from the answer's wording.
@@ -407,7 +470,7 @@ impl MessageView {
             question: m.question.clone(),
             answer: m.answer.clone(),
             stopped: m.stopped(),
-            finish: m.finish.clone(),
+            finish: m.finish.into(),
             model: m.model.clone(),
             passages: m.passages.iter().map(PassageView::from).collect(),
             citations_matched: m.citations_matched,

@@ -226,7 +226,7 @@ impl Answerer {
             chat_id: chat.id,
             question: question.to_owned(),
             answer: answer.trim().to_owned(),
-            finish: finish_name(generation.finish).into(),
+            finish: generation.finish.into(),
             prompt_user: fitted.user_message,
             model: self.llm.model_name().to_owned(),
             timings: Timings {
@@ -518,18 +518,6 @@ fn not_in_documents(
         generation_ms: 0.0,
     };
     (fitted, generation)
-}
-
-pub fn finish_name(finish: Finish) -> &'static str {
-    match finish {
-        Finish::EndOfText => "end_of_text",
-        Finish::MaxTokens => "max_tokens",
-        Finish::ContextFull => "context_full",
-        Finish::Cancelled => "cancelled",
-        // What is left once the repeat is cut is the whole answer; the stored values (a CHECK
-        // in migration 0002) predate this reason.
-        Finish::Repeating => "end_of_text",
-    }
 }
 
 /// A chat is titled by its first question, cut at a word boundary.

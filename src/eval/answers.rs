@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use crate::answer::{Answer, Answerer, AskOptions};
 use crate::error::{Error, Result};
+use crate::history::AnswerFinish;
 use crate::job::CancelFlag;
 
 /// One labelled question.
@@ -202,7 +203,7 @@ pub struct QuestionOutcome {
     pub markers_dropped: usize,
     /// Sentences no passage supports.
     pub n_unsupported: usize,
-    pub finish: String,
+    pub finish: AnswerFinish,
     pub prompt_tokens: i64,
     /// Prompt tokens already in the model's cache (a pre-read's, or an earlier prompt's).
     pub reused_tokens: i64,
@@ -371,7 +372,7 @@ pub async fn evaluate_answers(
             markers_moved: answer.markers_moved,
             markers_dropped: answer.markers_dropped,
             n_unsupported: m.unsupported.len(),
-            finish: m.finish.clone(),
+            finish: m.finish,
             prompt_tokens: m.timings.prompt_tokens,
             reused_tokens: m.timings.reused_tokens,
             answer_tokens: m.timings.answer_tokens,
@@ -507,7 +508,7 @@ pub fn totals(
         recall_written: average(questions.iter().filter(|q| !q.quoted).map(|q| q.recall)),
         n_refused: count(&|q| q.refused),
         n_at_token_limit: count(&|q| {
-            q.finish == "max_tokens" || q.answer_tokens >= max_tokens as i64
+            q.finish == AnswerFinish::MaxTokens || q.answer_tokens >= max_tokens as i64
         }),
         n_markers_moved: count(&|q| q.markers_moved > 0),
         n_markers_dropped: count(&|q| q.markers_dropped > 0),

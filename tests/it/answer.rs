@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use lectern::answer::{Answerer, AskEvent, AskOptions, LlmSettings};
+use lectern::history::AnswerFinish;
 use lectern::job::CancelFlag;
 use lectern::llm::{ChatMessage, Finish, Generation, Generator, LlmWorker, Progress, Sampling};
 use lectern::prompt;
@@ -342,7 +343,7 @@ async fn stopping_keeps_the_partial_answer() {
         .message(answer.message.id)
         .await
         .expect("stored");
-    assert_eq!(stored.finish, "cancelled");
+    assert_eq!(stored.finish, AnswerFinish::Cancelled);
 }
 
 #[test]

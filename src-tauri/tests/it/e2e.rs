@@ -251,10 +251,13 @@ impl Session {
              const sleep = (ms) => new Promise((r) => setTimeout(r, ms)); \
              (async () => {{ \
                const round_trips_ms = []; let max_event_loop_lag_ms = 0; let n_asked = 0; \
+               const invoke = (cmd, args) => window.__TAURI_INTERNALS__.invoke(cmd, args); \
+               const collections = await invoke('list_collections'); \
+               const collectionId = collections.find((c) => c.name === 'Debian FAQ').id; \
                const t0 = performance.now(); \
                while (performance.now() - t0 < {span_ms}) {{ \
                  const before = shown(); const s = performance.now(); \
-                 await window.__TAURI_INTERNALS__.invoke('list_documents', {{ collection: 'Debian FAQ' }}); \
+                 await invoke('list_documents', {{ collectionId }}); \
                  n_asked++; const rtt = performance.now() - s; \
                  if (before && shown()) round_trips_ms.push(Math.round(rtt * 10) / 10); \
                  const t = performance.now(); await sleep(100); \

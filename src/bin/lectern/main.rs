@@ -1,21 +1,16 @@
 //! The `lectern` command-line tool: a thin shell over the core for scripts, tests and
 //! benchmarks. Human output by default, JSON Lines with `--json`.
 
-mod ask;
-mod embedding;
+mod commands;
 mod output;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use lectern::extract::{ExtractorConfig, WORKER_ARG, run_worker};
-use lectern::index::IndexOrigin;
-use lectern::ingest::FileStatus;
-use lectern::job::CancelFlag;
-use lectern::library::IngestWork;
+use lectern::extract::{WORKER_ARG, run_worker};
 use lectern::retrieve::SearchMode;
-use lectern::{ChatId, Error, Library, MessageId, Paths, Session};
+use lectern::{ChatId, Error, Library, MessageId, Paths};
 
 use output::Out;
 
@@ -172,7 +167,7 @@ enum Command {
     #[command(subcommand)]
     Embedding(EmbeddingCommand),
     /// Show or change the answer and retrieval settings (`lectern settings --help` lists them)
-    #[command(long_about = settings_help())]
+    #[command(long_about = commands::settings::help())]
     Settings {
         key: Option<String>,
         /// New value (`auto` for threads, `random` for seed)
@@ -314,90 +309,39 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
+    use commands::{
+        ask, chats, collection, documents, embedding, eval, feedback, ingest, models, prompt,
+        search, settings,
+    };
     let library = Library::open(Paths::resolve(cli.data_dir)).await?;
     match cli.command {
-        Command::Collection(CollectionCommand::Create { name }) => {
-            out.collection(&library.create_collection(&name).await?);
-        }
-        Command::Collection(CollectionCommand::List) => {
-            for c in library.collections().await? {
-                out.collection(&c);
-            }
-        }
-        Command::Collection(CollectionCommand::Rename { old, new }) => {
-            let c = library.collection_named(&old).await?;
-            library.rename_collection(c.id, &new).await?;
-            out.done(&format!("renamed {old:?} to {new:?}"));
-        }
-        Command::Collection(CollectionCommand::Delete { name }) => {
-            let c = library.collection_named(&name).await?;
-            library.delete_collection(c.id).await?;
-            out.done(&format!("deleted collection {name:?}"));
-        }
+        Command::Collection(command) => collection::run(&library, command, out).await?,
         Command::Ingest {
             collection,
             password,
             paths,
         } => {
-            return ingest(&library, &collection, &paths, password.as_deref(), out).await;
+            return ingest::ingest(&library, &collection, &paths, password.as_deref(), out).await;
         }
         Command::Reindex { collection } => {
-            let collection = library.collection_named(&collection).await?;
-            let session = session(library)?;
-            return report_ingest(out, |tx, cancel| async move {
-                session
-                    .ingest(collection.id, IngestWork::Reindex, Some(tx), &cancel)
-                    .await
-            })
-            .await;
+            return ingest::reindex(library, &collection, out).await;
         }
         Command::Remove {
             collection,
             document,
-        } => {
-            let c = library.collection_named(&collection).await?;
-            let doc = library.find_document(c.id, &document).await?;
-            let doc = library.remove_document(c.id, doc.id).await?;
-            out.done(&format!(
-                "removed {} ({} chunks) from {collection:?}",
-                doc.name, doc.n_chunks
-            ));
-        }
-        Command::Documents { collection } => {
-            let c = library.collection_named(&collection).await?;
-            for doc in library.documents(c.id).await? {
-                out.document(&doc);
-            }
-        }
+        } => documents::remove(&library, &collection, &document, out).await?,
+        Command::Documents { collection } => documents::list(&library, &collection, out).await?,
+        Command::Chunks {
+            collection,
+            document,
+            limit,
+        } => documents::chunks(&library, &collection, &document, limit, out).await?,
         Command::Search {
             collection,
             k,
             mode,
             query,
-        } => {
-            let c = library.collection_named(&collection).await?;
-            let retriever = library.retriever()?;
-            let queries: Vec<String> = if query == ["-"] {
-                std::io::stdin()
-                    .lines()
-                    .map_while(Result::ok)
-                    .filter(|l| !l.trim().is_empty())
-                    .collect()
-            } else {
-                vec![query.join(" ")]
-            };
-            for q in queries {
-                let hits = retriever.search(c.id, &q, k, mode.into()).await?;
-                out.search_hits(&q, &hits);
-            }
-            if let Some(IndexOrigin::Rebuilt { reason }) = library.indexes().origin(c.id).await
-                && c.n_chunks > 0
-            {
-                out.note(&format!(
-                    "the vector index of {collection:?} was rebuilt from the database ({reason})"
-                ));
-            }
-        }
+        } => search::run(&library, &collection, k, mode.into(), &query, out).await?,
         Command::Eval {
             answers: Some(qa),
             collection,
@@ -410,21 +354,17 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             ..
         } => {
             let collection = collection.unwrap_or_default();
-            ask::eval_answers(
-                &library,
-                ask::AnswerEval {
-                    qa: &qa,
-                    collection: &collection,
-                    model: model.as_deref(),
-                    n,
-                    seed,
-                    off_topic: off_topic.as_deref(),
-                    k,
-                    preread,
-                },
-                out,
-            )
-            .await?;
+            let plan = eval::AnswerEval {
+                qa: &qa,
+                collection: &collection,
+                model: model.as_deref(),
+                n,
+                seed,
+                off_topic: off_topic.as_deref(),
+                k,
+                preread,
+            };
+            eval::answers(&library, plan, out).await?;
         }
         Command::Eval {
             dataset,
@@ -435,42 +375,14 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             ..
         } => {
             let dataset = dataset.unwrap_or_default();
-            let k = k.unwrap_or(10);
-            let modes: Vec<SearchMode> = if mode.contains(&EvalMode::All) {
-                vec![SearchMode::Hybrid, SearchMode::Vector, SearchMode::Keyword]
-            } else {
-                mode.iter()
-                    .map(|m| match m {
-                        EvalMode::Vector => SearchMode::Vector,
-                        EvalMode::Keyword => SearchMode::Keyword,
-                        EvalMode::Hybrid | EvalMode::All => SearchMode::Hybrid,
-                    })
-                    .collect()
+            let plan = eval::RetrievalEval {
+                dataset: &dataset,
+                k,
+                mode: &mode,
+                keyword_weight: &keyword_weight,
+                embedding_model,
             };
-            let data = lectern::eval::Dataset::load(&dataset)?;
-            out.note(&format!(
-                "indexing {} passages, then {} queries in {} mode(s)",
-                data.corpus.len(),
-                data.queries.len(),
-                modes.len()
-            ));
-            // A throwaway library: the evaluation never touches the user's collections.
-            let scratch = std::env::temp_dir().join(format!("lectern-eval-{}", std::process::id()));
-            let paths = Paths {
-                data_dir: scratch.clone(),
-                models_dir: library.paths().models_dir.clone(),
-            };
-            let result = async {
-                let model = embedding_model.unwrap_or_else(|| library.embedding_spec().id.into());
-                lectern::embed::embedding_model_spec(&model)?;
-                let throwaway = Library::open_with_embedding_model(paths, &model).await?;
-                throwaway
-                    .evaluate_retrieval(&data, k, &modes, &keyword_weight)
-                    .await
-            }
-            .await;
-            let _ = std::fs::remove_dir_all(&scratch);
-            out.eval_report(&result?);
+            eval::retrieval(&library, plan, out).await?;
         }
         Command::Ask {
             collection,
@@ -479,13 +391,14 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             model,
             question,
         } => {
+            let question = question.join(" ");
             ask::ask(
                 &library,
                 &collection,
                 chat,
                 k,
                 model.as_deref(),
-                &question.join(" "),
+                &question,
                 out,
             )
             .await?;
@@ -496,157 +409,28 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
             k,
             model,
         } => ask::chat(&library, &collection, chat, k, model.as_deref(), out).await?,
-        Command::Chats { collection } => {
-            let c = library.collection_named(&collection).await?;
-            for chat in library.chats(c.id).await? {
-                out.chat(&chat);
-            }
-        }
-        Command::History { chat } => {
-            for m in library.chat_messages(chat).await? {
-                out.history_message(&m.message);
-            }
-        }
-        Command::Feedback(FeedbackCommand::Add {
-            message,
-            rating,
-            comment,
-        }) => {
-            let rating = match rating {
-                Rating::Up => 1,
-                Rating::Down => -1,
-            };
-            library
-                .set_feedback(message, rating, comment.as_deref())
-                .await?;
-            out.done(&format!("rated answer {message}"));
-        }
-        Command::Feedback(FeedbackCommand::Export) => {
-            for rated in library.rated_messages().await? {
-                out.rated(&rated);
-            }
-        }
-        Command::Models(command) => ask::models(&library, command, out).await?,
+        Command::Chats { collection } => chats::list(&library, &collection, out).await?,
+        Command::History { chat } => chats::history(&library, chat, out).await?,
+        Command::Feedback(command) => feedback::run(&library, command, out).await?,
+        Command::Models(command) => models::run(&library, command, out).await?,
         Command::Embedding(command) => embedding::run(&library, command, out).await?,
-        Command::Settings { key, value } => ask::settings(&library, key, value, out).await?,
+        Command::Settings { key, value } => settings::run(&library, key, value, out).await?,
         Command::Prompt {
             collection,
             instruction,
             output_indicator,
             reset,
         } => {
-            let c = library.collection_named(&collection).await?;
-            let (mut parts, _) = library.prompt_parts(c.id).await?;
-            if reset {
-                parts = Default::default();
-            }
-            if instruction.is_some() {
-                parts.instruction = instruction;
-            }
-            if output_indicator.is_some() {
-                parts.output_indicator = output_indicator;
-            }
-            let (parts, defaults) = library.set_prompt_parts(c.id, parts).await?;
-            out.prompt_parts(&parts, defaults);
-        }
-        Command::Chunks {
-            collection,
-            document,
-            limit,
-        } => {
-            let c = library.collection_named(&collection).await?;
-            let doc = library.find_document(c.id, &document).await?;
-            for chunk in library
-                .chunks(doc.id)
-                .await?
-                .iter()
-                .take(limit.unwrap_or(usize::MAX))
-            {
-                out.chunk(&doc, chunk);
-            }
+            prompt::run(
+                &library,
+                &collection,
+                instruction,
+                output_indicator,
+                reset,
+                out,
+            )
+            .await?
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-async fn ingest(
-    library: &Library,
-    collection: &str,
-    inputs: &[PathBuf],
-    password: Option<&str>,
-    out: &Out,
-) -> Result<ExitCode, Error> {
-    let (collection, created) = library.collection_named_or_new(collection).await?;
-    if created {
-        out.note(&format!("created collection {:?}", collection.name));
-    }
-    let session = session(library.clone())?;
-    let work = IngestWork::Files {
-        paths: inputs.to_vec(),
-        password: password.map(str::to_owned),
-    };
-    report_ingest(out, |tx, cancel| async move {
-        session.ingest(collection.id, work, Some(tx), &cancel).await
-    })
-    .await
-}
-
-/// A session over the library whose PDF extraction runs in this binary's worker mode.
-fn session(library: Library) -> Result<Session, Error> {
-    let worker_exe = std::env::current_exe().map_err(|e| Error::Io {
-        path: "lectern".into(),
-        source: e,
-    })?;
-    Ok(Session::new(library, ExtractorConfig::new(worker_exe)))
-}
-
-/// Runs an ingest job (`run` gets its progress channel and a Ctrl-C cancel flag), printing
-/// progress, each file's outcome and the summary. Exit code 2 when a file failed.
-async fn report_ingest<F>(
-    out: &Out,
-    run: impl FnOnce(tokio::sync::mpsc::UnboundedSender<lectern::ingest::IngestEvent>, CancelFlag) -> F,
-) -> Result<ExitCode, Error>
-where
-    F: std::future::Future<Output = Result<lectern::ingest::IngestReport, Error>>,
-{
-    let (cancel, _watcher) = cancel_on_ctrl_c();
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let printer = tokio::spawn(output::ingest_progress(rx, out.clone()));
-    let report = run(tx, cancel).await;
-    let _ = printer.await;
-    let report = report?;
-    for outcome in &report.files {
-        out.ingest_outcome(outcome);
-    }
-    out.ingest_summary(&report);
-    Ok(if report.count(FileStatus::Failed) == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    })
-}
-
-/// `lectern settings --help`: every key with its range and default, from the core's table.
-fn settings_help() -> String {
-    let mut help = String::from("Show or change the answer and retrieval settings.\n\nSettings:");
-    for spec in &lectern::settings::SETTINGS {
-        help.push_str(&format!(
-            "\n  {:<26} {} (default {})",
-            spec.key, spec.help, spec.default
-        ));
-    }
-    help
-}
-
-/// A cancel flag that the next Ctrl-C sets, so the work in hand stops and keeps what it
-/// finished; abort the watcher when the work is done (a chat stays up for the next question).
-fn cancel_on_ctrl_c() -> (CancelFlag, tokio::task::JoinHandle<()>) {
-    let cancel = CancelFlag::default();
-    let on_ctrl_c = cancel.clone();
-    let watcher = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_ctrl_c.cancel();
-        }
-    });
-    (cancel, watcher)
 }

@@ -9,23 +9,23 @@ export const commands = {
 	appStatus: () => typedError<AppStatus, IpcError>(__TAURI_INVOKE("app_status")),
 	listCollections: () => typedError<CollectionView[], IpcError>(__TAURI_INVOKE("list_collections")),
 	createCollection: (name: string) => typedError<CollectionView, IpcError>(__TAURI_INVOKE("create_collection", { name })),
-	renameCollection: (name: string, newName: string) => typedError<null, IpcError>(__TAURI_INVOKE("rename_collection", { name, newName })),
-	deleteCollection: (name: string) => typedError<null, IpcError>(__TAURI_INVOKE("delete_collection", { name })),
-	listDocuments: (collection: string) => typedError<DocumentView[], IpcError>(__TAURI_INVOKE("list_documents", { collection })),
-	removeDocument: (collection: string, documentId: number) => typedError<DocumentView, IpcError>(__TAURI_INVOKE("remove_document", { collection, documentId })),
+	renameCollection: (collectionId: number, newName: string) => typedError<null, IpcError>(__TAURI_INVOKE("rename_collection", { collectionId, newName })),
+	deleteCollection: (collectionId: number) => typedError<null, IpcError>(__TAURI_INVOKE("delete_collection", { collectionId })),
+	listDocuments: (collectionId: number) => typedError<DocumentView[], IpcError>(__TAURI_INVOKE("list_documents", { collectionId })),
+	removeDocument: (collectionId: number, documentId: number) => typedError<DocumentView, IpcError>(__TAURI_INVOKE("remove_document", { collectionId, documentId })),
 	/**
 	 *  Adds files and folders to a collection as a job; returns its id at once. Progress arrives
 	 *  as [`IngestProgress`] events, the last one `finished`.
 	 */
-	startIngest: (collection: string, paths: string[], password: string | null) => typedError<number, IpcError>(__TAURI_INVOKE("start_ingest", { collection, paths, password })),
+	startIngest: (collectionId: number, paths: string[], password: string | null) => typedError<number, IpcError>(__TAURI_INVOKE("start_ingest", { collectionId, paths, password })),
 	/**
 	 *  Re-reads every document of a collection from its file (unchanged files are skipped,
 	 *  changed ones replaced) and rebuilds the vector index from the database, as a job.
 	 */
-	reindexCollection: (collection: string) => typedError<number, IpcError>(__TAURI_INVOKE("reindex_collection", { collection })),
+	reindexCollection: (collectionId: number) => typedError<number, IpcError>(__TAURI_INVOKE("reindex_collection", { collectionId })),
 	/**  Asks a running job to stop after its current batch; false when it has already finished. */
 	cancelJob: (jobId: number) => __TAURI_INVOKE<boolean>("cancel_job", { jobId }),
-	listChats: (collection: string) => typedError<ChatView[], IpcError>(__TAURI_INVOKE("list_chats", { collection })),
+	listChats: (collectionId: number) => typedError<ChatView[], IpcError>(__TAURI_INVOKE("list_chats", { collectionId })),
 	chatMessages: (chatId: number) => typedError<MessageView[], IpcError>(__TAURI_INVOKE("chat_messages", { chatId })),
 	deleteChat: (chatId: number) => typedError<null, IpcError>(__TAURI_INVOKE("delete_chat", { chatId })),
 	/**
@@ -33,23 +33,23 @@ export const commands = {
 	 *  `on_event` (first [`AnswerEvent::Started`] with the id [`stop_answer`] takes); the stored
 	 *  answer with its passages is returned at the end, also when stopped.
 	 */
-	ask: (collection: string, chatId: number | null, question: string, onEvent: Channel<AnswerEvent>) => typedError<MessageView, IpcError>(__TAURI_INVOKE("ask", { collection, chatId, question, onEvent })),
+	ask: (collectionId: number, chatId: number | null, question: string, onEvent: Channel<AnswerEvent>) => typedError<MessageView, IpcError>(__TAURI_INVOKE("ask", { collectionId, chatId, question, onEvent })),
 	/**
 	 *  Reads the prompt of a question still being typed (`draft`) into the model's cache, so
 	 *  that the answer starts sooner if the question sent retrieves the same passages. Returns
 	 *  whether anything was read (false for a draft no passage is close to). The first pre-read
 	 *  loads the models, which the first answer would otherwise wait for.
 	 */
-	preread: (collection: string, chatId: number | null, draft: string) => typedError<boolean, IpcError>(__TAURI_INVOKE("preread", { collection, chatId, draft })),
+	preread: (collectionId: number, chatId: number | null, draft: string) => typedError<boolean, IpcError>(__TAURI_INVOKE("preread", { collectionId, chatId, draft })),
 	/**
 	 *  Asks a collection the questions of a labelled set (JSON Lines with question, answer and
 	 *  pdf_page: the layout `lectern eval --answers` reads), `n` of them picked at random (fixed
 	 *  seed; all when `null`), then the built-in off-topic questions, and scores the answers with
 	 *  the settings in use. Progress streams through `on_event` (first [`EvalEvent::Started`]
-	 *  with the id [`cancel_job`] takes, which stops it between questions with the figures so
+	 *  with the id `cancel_job` takes, which stops it between questions with the figures so
 	 *  far). The evaluation's chats are deleted.
 	 */
-	evaluateAnswers: (collection: string, qaPath: string, n: number | null, onEvent: Channel<EvalEvent>) => typedError<AnswerEvalView, IpcError>(__TAURI_INVOKE("evaluate_answers", { collection, qaPath, n, onEvent })),
+	evaluateAnswers: (collectionId: number, qaPath: string, n: number | null, onEvent: Channel<EvalEvent>) => typedError<AnswerEvalView, IpcError>(__TAURI_INVOKE("evaluate_answers", { collectionId, qaPath, n, onEvent })),
 	/**  Stops an answer within one token; false when it has already finished. */
 	stopAnswer: (askId: number) => __TAURI_INVOKE<boolean>("stop_answer", { askId }),
 	/**  Rates an answer +1 or -1, with an optional comment; rating again replaces. */
@@ -65,12 +65,12 @@ export const commands = {
 	getSettings: () => typedError<SettingsView, IpcError>(__TAURI_INVOKE("get_settings")),
 	/**  Checks and stores one setting (see [`SettingValue::key`]); returns them all. */
 	setSetting: (key: string, value: string) => typedError<SettingsView, IpcError>(__TAURI_INVOKE("set_setting", { key, value })),
-	getPrompt: (collection: string) => typedError<PromptView, IpcError>(__TAURI_INVOKE("get_prompt", { collection })),
+	getPrompt: (collectionId: number) => typedError<PromptView, IpcError>(__TAURI_INVOKE("get_prompt", { collectionId })),
 	/**
 	 *  Sets a collection's instruction and output indicator; `null` (or blank) restores the
 	 *  default.
 	 */
-	setPrompt: (collection: string, instruction: string | null, outputIndicator: string | null) => typedError<PromptView, IpcError>(__TAURI_INVOKE("set_prompt", { collection, instruction, outputIndicator })),
+	setPrompt: (collectionId: number, instruction: string | null, outputIndicator: string | null) => typedError<PromptView, IpcError>(__TAURI_INVOKE("set_prompt", { collectionId, instruction, outputIndicator })),
 	embeddingModels: () => typedError<EmbeddingView, IpcError>(__TAURI_INVOKE("embedding_models")),
 	/**
 	 *  Re-embeds every collection with `model` and then uses it, as a job; returns its id at
@@ -144,6 +144,11 @@ export type AnswerEvent =
 /**  The model has read `done` of the prompt's `total` tokens; sent until the first text. */
 { kind: "reading"; done: number; total: number } | { kind: "piece"; text: string };
 
+/**  How an answer ended. */
+export type AnswerFinish = "end_of_text" | "max_tokens" | "context_full" | 
+/**  Stopped by the user; the text so far is kept. */
+"cancelled";
+
 /**  What the app needs before it can work, shown on first run. */
 export type AppStatus = {
 	data_dir: string,
@@ -174,12 +179,14 @@ export type DataDirView = {
 	overridden_by_env: boolean,
 };
 
+/**  What kind of file a document was read from. */
+export type DocFormat = "pdf" | "markdown" | "text";
+
 export type DocumentView = {
 	id: number,
 	name: string,
 	path: string,
-	/**  `pdf`, `markdown` or `text`. */
-	format: string,
+	format: DocFormat,
 	n_pages: number | null,
 	n_chunks: number,
 	byte_len: number,
@@ -228,9 +235,16 @@ export type FeedbackView = {
 	comment: string | null,
 };
 
+/**  What became of one file of an ingest. */
+export type FileStatus = "indexed" | 
+/**  Already in the collection, unchanged. */
+"skipped" | "failed";
+
 /**  An ingest job's progress, in the order it happens; `file_idx` indexes `Planned.files`. */
 export type IngestProgress = {
 	job_id: number,
+	collection_id: number,
+	/**  The collection's name when the job started, to show. */
 	collection: string,
 	update: IngestUpdate,
 };
@@ -239,9 +253,7 @@ export type IngestUpdate =
 /**  Waiting for an earlier job to finish. */
 { kind: "queued" } | { kind: "planned"; files: string[]; 
 /**  Each file's size, in `files` order. */
-file_bytes: number[]; total_bytes: number } | { kind: "extracting"; file_idx: number } | { kind: "chunked"; file_idx: number; n_pages: number | null; n_chunks: number } | { kind: "embedded"; file_idx: number; n_done: number; n_chunks: number } | { kind: "file_done"; file_idx: number; 
-/**  `indexed`, `skipped` (already there, unchanged) or `failed`. */
-status: string; error: IpcError | null } | 
+file_bytes: number[]; total_bytes: number } | { kind: "extracting"; file_idx: number } | { kind: "chunked"; file_idx: number; n_pages: number | null; n_chunks: number } | { kind: "embedded"; file_idx: number; n_done: number; n_chunks: number } | { kind: "file_done"; file_idx: number; status: FileStatus; error: IpcError | null } | 
 /**  The job could not run at all (e.g. the embedding model is missing). */
 { kind: "failed"; error: IpcError } | { kind: "finished"; n_indexed: number; n_skipped: number; n_failed: number; cancelled: boolean; seconds: number | null };
 
@@ -258,8 +270,7 @@ export type MessageView = {
 	answer: string,
 	/**  True when the user stopped the answer. */
 	stopped: boolean,
-	/**  `end_of_text`, `max_tokens`, `context_full` or `cancelled`. */
-	finish: string,
+	finish: AnswerFinish,
 	model: string,
 	passages: PassageView[],
 	/**  The model wrote no `[n]`; its citations were matched from the answer's wording. */

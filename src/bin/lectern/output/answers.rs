@@ -57,7 +57,7 @@ struct AnswerJson<'a> {
     question: &'a str,
     answer: &'a str,
     stopped: bool,
-    finish: &'a str,
+    finish: lectern::history::AnswerFinish,
     citations: Vec<PassageJson<'a>>,
     /// True when the model wrote no [n] and the markers were matched from its wording.
     citations_matched: bool,
@@ -82,7 +82,7 @@ fn answer_json<'a>(
         question: &m.question,
         answer: &m.answer,
         stopped: m.stopped(),
-        finish: &m.finish,
+        finish: m.finish,
         citations: citations
             .into_iter()
             .map(|p| PassageJson::new(p, None, false))

@@ -42,7 +42,7 @@ const stored: MessageView = {
 beforeEach(() => {
   mockWindows("main");
   library.collections = [{ id: 1, name: "faq", n_documents: 1, n_chunks: 233 }];
-  library.selected = "faq";
+  library.selected = 1;
   chat.startNew();
   chat.pending = null;
 });
@@ -77,7 +77,7 @@ it("streams an answer, then shows each citation with its document and page", asy
   const citation = screen.getByTestId("citation");
   expect(citation.textContent).toContain("debian-faq.pdf, p. 8");
   const ask = invoked.find(([cmd]) => cmd === "ask")!;
-  expect(ask[1]).toMatchObject({ collection: "faq", chatId: null, question: "How do I install a package?" });
+  expect(ask[1]).toMatchObject({ collectionId: 1, chatId: null, question: "How do I install a package?" });
   expect(chat.chatId).toBe(3);
 });
 
@@ -180,7 +180,7 @@ it("pre-reads the draft once typing pauses, never while an answer is written", a
   await fireEvent.input(box, { target: { value: "How do" } });
   await fireEvent.input(box, { target: { value: "How do I install a package" } });
   await waitFor(() => expect(prereads.length).toBe(1), { timeout: 3000 });
-  expect(prereads[0]).toMatchObject({ collection: "faq", chatId: null, draft: "How do I install a package" });
+  expect(prereads[0]).toMatchObject({ collectionId: 1, chatId: null, draft: "How do I install a package" });
 
   await fireEvent.input(box, { target: { value: "How do I install a package?" } });
   await fireEvent.keyDown(box, { key: "Enter" });

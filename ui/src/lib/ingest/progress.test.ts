@@ -10,7 +10,7 @@ const planned: IngestUpdate = {
 };
 
 function run(updates: IngestUpdate[], start = 0) {
-  return updates.reduce((job, u, i) => applyUpdate(job, u, start + i), newJob(7, "papers"));
+  return updates.reduce((job, u, i) => applyUpdate(job, u, start + i), newJob(7, 1, "papers"));
 }
 
 describe("ingest progress", () => {
@@ -58,7 +58,7 @@ describe("ingest progress", () => {
   });
 
   it("estimates time left from the pace so far", () => {
-    let job = applyUpdate(newJob(1, "c"), planned, 0);
+    let job = applyUpdate(newJob(1, 1, "c"), planned, 0);
     job = applyUpdate(job, { kind: "file_done", file_idx: 1, status: "indexed", error: null }, 1000);
     job = applyUpdate(job, { kind: "embedded", file_idx: 0, n_done: 10, n_chunks: 40 }, 2000);
     // 100 + 900 * (0.2 + 0.8 * 0.25) = 460 of 1000 done after 10 s.

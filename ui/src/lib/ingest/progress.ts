@@ -1,6 +1,6 @@
 // Ingest jobs as the UI tracks them, folded from the backend's progress events. Pure, so the
 // arithmetic (weights, ETA) is unit-tested without a window.
-import type { IngestUpdate, IpcError } from "../bindings";
+import type { FileStatus, IngestUpdate, IpcError } from "../bindings";
 
 export type FileStage = "waiting" | "extracting" | "chunked" | "embedding" | "done";
 
@@ -12,13 +12,15 @@ export interface FileProgress {
   nPages: number | null;
   nChunks: number;
   nEmbedded: number;
-  /** `indexed`, `skipped` or `failed` once done. */
-  status: string | null;
+  /** Set once done. */
+  status: FileStatus | null;
   error: IpcError | null;
 }
 
 export interface Job {
   jobId: number;
+  collectionId: number;
+  /** The collection's name when the job started. */
   collection: string;
   state: "queued" | "running" | "finished" | "failed";
   files: FileProgress[];
@@ -30,9 +32,10 @@ export interface Job {
   summary: { nIndexed: number; nSkipped: number; nFailed: number; seconds: number } | null;
 }
 
-export function newJob(jobId: number, collection: string): Job {
+export function newJob(jobId: number, collectionId: number, collection: string): Job {
   return {
     jobId,
+    collectionId,
     collection,
     state: "queued",
     files: [],

@@ -58,7 +58,7 @@ it("runs a labelled set through the collection and shows the evaluation's figure
     }
     return null;
   });
-  render(AnswerEval, { collection: "faq" });
+  render(AnswerEval, { collection: { id: 1, name: "faq", n_documents: 1, n_chunks: 233 } });
   await fireEvent.input(screen.getByTestId("eval-path"), { target: { value: " /data/debian_faq.jsonl " } });
   await fireEvent.input(screen.getByTestId("eval-count"), { target: { value: "2" } });
   await fireEvent.click(screen.getByTestId("eval-run"));
@@ -66,7 +66,7 @@ it("runs a labelled set through the collection and shows the evaluation's figure
   await waitFor(() =>
     expect(screen.getByTestId("eval-progress").textContent).toContain("1 of 12 answered; last: “How is Debian pronounced?”"),
   );
-  expect(invoked[0]).toMatchObject({ collection: "faq", qaPath: "/data/debian_faq.jsonl", n: 2 });
+  expect(invoked[0]).toMatchObject({ collectionId: 1, qaPath: "/data/debian_faq.jsonl", n: 2 });
   finish(report);
   const table = await screen.findByTestId("eval-result");
   expect(table.textContent).toContain("Gold page cited50 %");
@@ -88,7 +88,7 @@ it("cancels a running evaluation through its job id, and refuses a bad count", a
     }
     return null;
   });
-  render(AnswerEval, { collection: "faq" });
+  render(AnswerEval, { collection: { id: 1, name: "faq", n_documents: 1, n_chunks: 233 } });
   await fireEvent.input(screen.getByTestId("eval-path"), { target: { value: "/data/qa.jsonl" } });
   await fireEvent.input(screen.getByTestId("eval-count"), { target: { value: "two" } });
   await fireEvent.click(screen.getByTestId("eval-run"));

@@ -34,7 +34,7 @@ class ChatState {
   }
 
   /** Streams an answer into `pending`; resolves with the stored message (null on error). */
-  async ask(collection: string, question: string): Promise<MessageView | null> {
+  async ask(collectionId: number, question: string): Promise<MessageView | null> {
     if (this.pending) return null;
     this.error = null;
     const pending: PendingAnswer = {
@@ -66,7 +66,7 @@ class ChatState {
       }
     };
     try {
-      const message = await call(commands.ask(collection, this.chatId, question, channel));
+      const message = await call(commands.ask(collectionId, this.chatId, question, channel));
       this.chatId = message.chat_id;
       this.messages = [...this.messages, message];
       return message;
@@ -80,10 +80,10 @@ class ChatState {
 
   /** Asks the backend to read the prompt of `draft` (a question being typed) ahead of time;
    * a newer draft or a real question takes its place. Failures only cost the head start. */
-  async preread(collection: string, draft: string): Promise<void> {
+  async preread(collectionId: number, draft: string): Promise<void> {
     if (this.pending) return;
     try {
-      await commands.preread(collection, this.chatId, draft);
+      await commands.preread(collectionId, this.chatId, draft);
     } catch {
       // The answer will read the prompt itself.
     }

@@ -1,7 +1,10 @@
 // Ingest jobs in flight and recently finished, fed by the backend's progress events.
-import type { IngestProgress } from "../bindings";
+import type { CollectionView, IngestProgress } from "../bindings";
 import { applyUpdate, newJob, type Job } from "../ingest/progress";
 import { call, commands } from "../ipc";
+
+/** Which collection a job adds to: its id, and its name to show. */
+type CollectionRef = Pick<CollectionView, "id" | "name">;
 
 const SUCCESS_LINGER_MS = 8000;
 
@@ -15,7 +18,7 @@ class Jobs {
   /** Folds one event in; returns the job when this event finished it. */
   apply(event: IngestProgress, now = Date.now()): Job | null {
     const idx = this.all.findIndex((j) => j.jobId === event.job_id);
-    const job = idx >= 0 ? this.all[idx] : newJob(event.job_id, event.collection);
+    const job = idx >= 0 ? this.all[idx] : newJob(event.job_id, event.collection_id, event.collection);
     const next = applyUpdate(job, event.update, now);
     if (idx >= 0) this.all[idx] = next;
     else this.all = [...this.all, next];
@@ -27,17 +30,19 @@ class Jobs {
     return next;
   }
 
-  async start(collection: string, paths: string[], password: string | null = null): Promise<number> {
-    return this.track(await call(commands.startIngest(collection, paths, password)), collection);
+  async start(collection: CollectionRef, paths: string[], password: string | null = null): Promise<number> {
+    return this.track(await call(commands.startIngest(collection.id, paths, password)), collection);
   }
 
-  async reindex(collection: string): Promise<number> {
-    return this.track(await call(commands.reindexCollection(collection)), collection);
+  async reindex(collection: CollectionRef): Promise<number> {
+    return this.track(await call(commands.reindexCollection(collection.id)), collection);
   }
 
   /** Shows a job at once, before its first event arrives (if one has not already). */
-  private track(jobId: number, collection: string): number {
-    if (!this.all.some((j) => j.jobId === jobId)) this.all = [...this.all, newJob(jobId, collection)];
+  private track(jobId: number, collection: CollectionRef): number {
+    if (!this.all.some((j) => j.jobId === jobId)) {
+      this.all = [...this.all, newJob(jobId, collection.id, collection.name)];
+    }
     return jobId;
   }
 

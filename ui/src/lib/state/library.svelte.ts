@@ -6,13 +6,14 @@ import { call, commands } from "../ipc";
 class Library {
   status = $state<AppStatus | null>(null);
   collections = $state<CollectionView[]>([]);
-  selected = $state<string | null>(null);
+  /** The open collection's id. */
+  selected = $state<number | null>(null);
   documents = $state<DocumentView[]>([]);
   chats = $state<ChatView[]>([]);
   loadError = $state<string | null>(null);
 
   get current(): CollectionView | null {
-    return this.collections.find((c) => c.name === this.selected) ?? null;
+    return this.collections.find((c) => c.id === this.selected) ?? null;
   }
 
   async load(): Promise<void> {
@@ -22,49 +23,48 @@ class Library {
 
   async refreshCollections(): Promise<void> {
     this.collections = await call(commands.listCollections());
-    if (!this.collections.some((c) => c.name === this.selected)) {
-      this.selected = this.collections[0]?.name ?? null;
+    if (!this.collections.some((c) => c.id === this.selected)) {
+      this.selected = this.collections[0]?.id ?? null;
     }
     await this.refreshCurrent();
   }
 
   async refreshCurrent(): Promise<void> {
-    const name = this.selected;
-    if (name === null) {
+    const id = this.selected;
+    if (id === null) {
       this.documents = [];
       this.chats = [];
       return;
     }
     const [documents, chats] = await Promise.all([
-      call(commands.listDocuments(name)),
-      call(commands.listChats(name)),
+      call(commands.listDocuments(id)),
+      call(commands.listChats(id)),
     ]);
-    if (this.selected === name) {
+    if (this.selected === id) {
       this.documents = documents;
       this.chats = chats;
     }
   }
 
-  async select(name: string): Promise<void> {
-    this.selected = name;
+  async select(id: number): Promise<void> {
+    this.selected = id;
     await this.refreshCurrent();
   }
 
   async create(name: string): Promise<CollectionView> {
     const created = await call(commands.createCollection(name));
-    this.selected = created.name;
+    this.selected = created.id;
     await this.refreshCollections();
     return created;
   }
 
-  async rename(name: string, newName: string): Promise<void> {
-    await call(commands.renameCollection(name, newName));
-    if (this.selected === name) this.selected = newName.trim();
+  async rename(id: number, newName: string): Promise<void> {
+    await call(commands.renameCollection(id, newName));
     await this.refreshCollections();
   }
 
-  async remove(name: string): Promise<void> {
-    await call(commands.deleteCollection(name));
+  async remove(id: number): Promise<void> {
+    await call(commands.deleteCollection(id));
     await this.refreshCollections();
   }
 

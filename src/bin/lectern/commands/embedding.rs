@@ -3,8 +3,9 @@
 use lectern::reembed::ReembedEvent;
 use lectern::{Error, Library};
 
+use super::cancel_on_ctrl_c;
+use crate::EmbeddingCommand;
 use crate::output::Out;
-use crate::{EmbeddingCommand, cancel_on_ctrl_c};
 
 pub async fn run(library: &Library, command: EmbeddingCommand, out: &Out) -> Result<(), Error> {
     match command {

@@ -154,7 +154,7 @@ fn ask() -> Result<(), Box<dyn std::error::Error>> {
             answer_s.push(started.elapsed().as_secs_f64());
             let t = &a.message.timings;
             answer_tokens.push(t.answer_tokens as f64);
-            n_at_limit += usize::from(a.message.finish == lectern::history::AnswerFinish::MaxTokens);
+            n_at_limit += usize::from(a.message.finish == lectern::store::AnswerFinish::MaxTokens);
             // An answer of citation markers alone ("[1] [2]") says nothing in words.
             n_without_words += usize::from(!lectern::eval::answers::has_words(&a.message.answer));
             if let Some(page) = page {

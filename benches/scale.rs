@@ -13,10 +13,10 @@ use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use lectern::db::{Db, DocFormat, NewChunk, NewDocument};
 use lectern::embed::{BATCH_SIZE, EmbedWorker, ModelFiles};
 use lectern::index::{IndexParams, IndexSet};
 use lectern::retrieve::{Retriever, SearchMode};
+use lectern::store::{Db, DocFormat, NewChunk, NewDocument};
 use lectern::{Library, Paths};
 
 const DIMS: usize = 384;

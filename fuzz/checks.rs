@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use lectern::chunk::{Chunker, MAX_TOKENS};
-use lectern::db::DocFormat;
 use lectern::extract::{self, DocumentText};
 use lectern::prompt::{self, Prompt, PromptPassage, Turn};
+use lectern::store::DocFormat;
 
 /// The format an input is read as: its first byte picks one, so one corpus covers all three.
 fn format_of(data: &[u8]) -> (DocFormat, &[u8]) {

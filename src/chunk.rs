@@ -6,8 +6,8 @@ use std::sync::Arc;
 use text_splitter::{ChunkConfig, MarkdownSplitter, TextSplitter};
 use tokenizers::Tokenizer;
 
-use crate::db::DocFormat;
 use crate::extract::DocumentText;
+use crate::store::DocFormat;
 
 /// Chunks aim for this many tokens and never exceed the maximum: with [CLS] and [SEP] the
 /// maximum is exactly the embedding model's 256-token window, so nothing is cut off.

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use hnsw_rs::prelude::{AnnT, Distance, Hnsw, HnswIo};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::db::Db;
 use crate::error::{DbError, IndexError};
+use crate::store::Db;
 
 /// Share of tombstones among indexed points past which the index is rebuilt.
 pub const COMPACT_AT: f64 = 0.2;

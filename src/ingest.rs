@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::chunk::{Chunk, Chunker};
-use crate::db::{Db, DocFormat, NewChunk, NewDocument};
 use crate::embed::{BATCH_SIZE, EmbedWorker};
 use crate::error::{DbError, IngestError};
 use crate::extract::{self, ExtractorConfig};
 use crate::index::IndexSet;
 use crate::job::CancelFlag;
 use crate::models::sha256_file;
+use crate::store::{Db, DocFormat, NewChunk, NewDocument};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileStatus {
@@ -460,7 +460,7 @@ impl Ingester {
                 error: None,
             }),
             // Another ingest stored the same bytes meanwhile.
-            Err(DbError::Sqlx(e)) if crate::db::is_unique_violation(&e) => {
+            Err(DbError::Sqlx(e)) if crate::store::is_unique_violation(&e) => {
                 let existing = self
                     .db
                     .document_by_hash(collection_id, &p.content_hash)

@@ -4,13 +4,11 @@
 
 pub mod answer;
 pub mod chunk;
-pub mod db;
 pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod extract;
 pub mod gguf;
-pub mod history;
 pub mod ids;
 pub mod index;
 pub mod ingest;
@@ -21,6 +19,11 @@ pub mod models;
 pub mod paths;
 pub mod retrieve;
 pub mod settings;
+/// Storage is the core's own: shells reach it only through [`Library`] (a tidy test holds
+/// them to that). It is public, hidden, for the integration tests and benchmarks that write
+/// rows directly (migrations, crash recovery, scale).
+#[doc(hidden)]
+pub mod store;
 
 pub use answer::{attribution, excerpt, prompt};
 pub use error::{

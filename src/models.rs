@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::db::Db;
 use crate::error::{LlmError, Result};
 use crate::gguf::{self, GgufInfo};
 use crate::job::CancelFlag;
+use crate::store::Db;
 
 /// The setting that names the selected model (a file name in the models folder, or a path).
 pub const MODEL_SETTING: &str = "llm.model";

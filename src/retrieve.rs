@@ -4,10 +4,10 @@
 use crate::ids::{CollectionId, DocumentId};
 use std::collections::HashMap;
 
-use crate::db::Db;
 use crate::embed::EmbedWorker;
 use crate::error::Result;
 use crate::index::IndexSet;
+use crate::store::Db;
 
 /// RRF's k: dampens the weight of the very first ranks so that agreement between the two
 /// lists counts more than either list's top hit (the constant of Cormack et al.).

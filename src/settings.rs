@@ -2,9 +2,9 @@
 //! help, and whether a change needs the model loaded again. Validation, `lectern settings`
 //! and its help, and the app's Settings page (sent over IPC) all read [`SETTINGS`].
 
-use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::llm::Sampling;
+use crate::store::Db;
 
 /// What values a setting takes.
 #[derive(Debug, Clone, Copy, PartialEq)]

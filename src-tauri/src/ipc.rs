@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use specta::Type;
 use tauri_specta::Event;
 
-use lectern::history::{Chat, Feedback, Message, StoredPassage};
 use lectern::ingest::{FileError, IngestEvent};
+use lectern::library::{Chat, Feedback, Message, StoredPassage};
 use lectern::library::{Collection, Document};
 use lectern::models::ModelEntry;
 
@@ -427,9 +427,9 @@ pub enum AnswerFinish {
     Cancelled,
 }
 
-impl From<lectern::history::AnswerFinish> for AnswerFinish {
-    fn from(finish: lectern::history::AnswerFinish) -> Self {
-        use lectern::history::AnswerFinish as Core;
+impl From<lectern::library::AnswerFinish> for AnswerFinish {
+    fn from(finish: lectern::library::AnswerFinish) -> Self {
+        use lectern::library::AnswerFinish as Core;
         match finish {
             Core::EndOfText => Self::EndOfText,
             Core::MaxTokens => Self::MaxTokens,

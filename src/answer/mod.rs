@@ -11,12 +11,12 @@ pub use crate::settings::{LlmSettings, MIN_SIMILARITY};
 use crate::ids::{ChatId, CollectionId, MessageId};
 use std::time::{Duration, Instant};
 
-use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::history::{Chat, Message, StoredPassage, Timings};
 use crate::job::CancelFlag;
 use crate::llm::{Finish, LlmWorker, Preread, Progress, Sampling};
 use crate::retrieve::{Passage, Retriever, SearchMode};
+use crate::store::Db;
+use crate::store::{Chat, Message, StoredPassage, Timings};
 use prompt::{FollowUps, Prompt, Turn};
 
 /// Earlier turns repeated in a follow-up's prompt: enough for "and what about …?", few
@@ -108,9 +108,9 @@ struct Prepared {
     unrelated: bool,
 }
 
-/// How long the thread count chosen for pre-reads holds after the last one
+/// How long the thread count of the last decode (an answer or a pre-read) holds
 /// ([`Answerer::decode_threads`]).
-const PREREAD_THREADS_HOLD: Duration = Duration::from_secs(60);
+const THREADS_HOLD: Duration = Duration::from_secs(60);
 
 /// Answers questions about a library's collections with one loaded model.
 #[derive(Debug, Clone)]
@@ -133,7 +133,7 @@ impl Answerer {
     pub async fn prompt_parts(
         &self,
         collection_id: CollectionId,
-    ) -> Result<crate::history::PromptParts> {
+    ) -> Result<crate::store::PromptParts> {
         Ok(self.db.prompt_parts(collection_id).await?)
     }
 
@@ -402,12 +402,13 @@ impl Answerer {
     }
 
     /// Decoding threads for a request when the user left them to `auto`: half the cores when
-    /// the machine is busy just before the decode. While pre-reads go on (and for
-    /// [`PREREAD_THREADS_HOLD`] after the last), their choice is kept without sampling: the
-    /// sample would see the pre-read's own work and halve the threads, and a context with
-    /// other threads starts with an empty cache, losing what was pre-read.
+    /// the machine is busy just before the decode. While a chat goes on (for [`THREADS_HOLD`]
+    /// after the last answer or pre-read) the choice is kept without sampling: a context with
+    /// other threads starts with an empty cache, losing what was pre-read and the earlier
+    /// turns a follow-up would reuse (a full prefill costs more than a busy spell), and the
+    /// sample would see the pre-read's own work and halve the threads.
     async fn decode_threads(&self) -> usize {
-        if let Some(threads) = self.llm.recent_preread_threads(PREREAD_THREADS_HOLD) {
+        if let Some(threads) = self.llm.recent_decode_threads(THREADS_HOLD) {
             return threads;
         }
         let n_cores = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use crate::answer::{Answer, Answerer, AskOptions};
 use crate::error::{Error, Result};
-use crate::history::AnswerFinish;
 use crate::job::CancelFlag;
+use crate::store::AnswerFinish;
 
 /// One labelled question.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -290,7 +290,7 @@ pub enum AnswerEvalEvent<'a> {
     },
 }
 
-fn pages(p: &crate::history::StoredPassage) -> Option<(i64, i64)> {
+fn pages(p: &crate::store::StoredPassage) -> Option<(i64, i64)> {
     let first = p.first_page?;
     Some((first, p.last_page.unwrap_or(first)))
 }

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::db::{Db, DocFormat, NewChunk, NewDocument};
 use crate::embed::{BATCH_SIZE, EmbedWorker};
 use crate::error::{Error, Result};
 use crate::retrieve::{Retriever, SearchMode};
+use crate::store::{Db, DocFormat, NewChunk, NewDocument};
 use metrics::Judgements;
 
 #[derive(Debug, Clone)]

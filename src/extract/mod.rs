@@ -11,8 +11,8 @@ use unicode_normalization::UnicodeNormalization;
 pub use isolate::{ExtractorConfig, WORKER_ARG, extract_pdf_isolated, run_worker};
 pub use pdf::{PdfFailure, extract_pages};
 
-use crate::db::DocFormat;
 use crate::error::IngestError;
+use crate::store::DocFormat;
 
 /// A document's text. PDFs have one entry per page; other formats have a single entry and
 /// no page numbers.

@@ -3,9 +3,9 @@
 use super::Library;
 use crate::answer::{AskOptions, LlmSettings};
 use crate::error::Result;
-use crate::history::{Chat, Feedback, Message, PromptParts, RatedMessage};
 use crate::ids::{ChatId, CollectionId, MessageId};
 use crate::prompt::PromptDefaults;
+use crate::store::{Chat, Feedback, Message, PromptParts, RatedMessage};
 
 /// A stored answer with the rating it was given, if any.
 #[derive(Debug, Clone, PartialEq)]

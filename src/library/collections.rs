@@ -1,9 +1,9 @@
 //! Collections and their documents, as the shells see them.
 
 use super::Library;
-use crate::db::{Collection, Document, StoredChunk};
 use crate::error::{DbError, Result};
 use crate::ids::{CollectionId, DocumentId};
+use crate::store::{Collection, Document, StoredChunk};
 
 impl Library {
     /// Every collection with its counts, by name.

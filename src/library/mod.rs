@@ -9,15 +9,18 @@ mod models;
 pub mod reembed;
 mod session;
 
-pub use crate::db::{Collection, DocFormat, Document, StoredChunk};
+pub use crate::store::{
+    AnswerFinish, Chat, Collection, DocFormat, Document, Feedback, Message, PromptParts,
+    RatedMessage, StoredChunk, StoredPassage, Timings,
+};
 pub use chats::ChatMessage;
 pub use models::ModelChoice;
 pub use session::{IngestWork, JobId, Session};
 
 use crate::answer::{Answerer, LlmSettings};
 use crate::chunk::Chunker;
-use crate::db::Db;
 use crate::ids::CollectionId;
+use crate::store::Db;
 use std::path::{Path, PathBuf};
 
 use std::sync::{Arc, RwLock};

@@ -70,8 +70,9 @@ pub struct LlmWorker {
     /// The cancel flag of the latest pre-read: every other request sets it first, so a
     /// pre-read never delays a real question by more than one prefill step.
     preread_cancel: Arc<Mutex<CancelFlag>>,
-    /// When the latest pre-read started or ended, and on how many threads.
-    last_preread: Arc<Mutex<Option<(Instant, usize)>>>,
+    /// When the latest answer or pre-read started or ended, and on how many threads (the
+    /// model thread stamps the end).
+    last_decode: Arc<Mutex<Option<(Instant, usize)>>>,
 }
 
 impl std::fmt::Debug for LlmWorker {
@@ -164,12 +165,15 @@ impl LlmWorker {
     {
         let (tx, requests) = std::sync::mpsc::channel::<Request>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let last_decode: Arc<Mutex<Option<(Instant, usize)>>> = Arc::default();
+        let model_thread_last_decode = Arc::clone(&last_decode);
         std::thread::Builder::new()
             .name("lectern-llm".into())
             .spawn(move || {
                 body(Ready {
                     ready: ready_tx,
                     requests,
+                    last_decode: model_thread_last_decode,
                 })
             })
             .map_err(|e| LlmError::Backend(format!("cannot start the model thread: {e}")))?;
@@ -182,7 +186,7 @@ impl LlmWorker {
             model_template,
             prompt_defaults: &prompt::GENERIC_DEFAULTS,
             preread_cancel: Arc::default(),
-            last_preread: Arc::default(),
+            last_decode,
         })
     }
 
@@ -211,7 +215,7 @@ impl LlmWorker {
         reserve: usize,
         threads: usize,
     ) -> Result<Preread, LlmError> {
-        self.note_preread(threads);
+        self.note_decode(threads);
         let cancel = CancelFlag::default();
         if let Ok(mut slot) = self.preread_cancel.lock() {
             slot.cancel();
@@ -228,20 +232,19 @@ impl LlmWorker {
             })
             .map_err(|_| LlmError::WorkerGone)?;
         let result = rx.await.map_err(|_| LlmError::WorkerGone)?;
-        self.note_preread(threads);
+        self.note_decode(threads);
         result
     }
 
-    fn note_preread(&self, threads: usize) {
-        if let Ok(mut last) = self.last_preread.lock() {
-            *last = Some((Instant::now(), threads));
-        }
+    fn note_decode(&self, threads: usize) {
+        stamp(&self.last_decode, threads);
     }
 
-    /// The threads of the latest pre-read, if it ran within `hold`: a request on other
-    /// threads gets a new context with an empty cache, losing what was pre-read.
-    pub fn recent_preread_threads(&self, hold: Duration) -> Option<usize> {
-        let last = *self.last_preread.lock().ok()?;
+    /// The threads of the latest decode (an answer or a pre-read), if it started or ended
+    /// within `hold`: a request on other threads gets a new context with an empty cache, losing what
+    /// was pre-read and the chat's earlier turns.
+    pub fn recent_decode_threads(&self, hold: Duration) -> Option<usize> {
+        let last = *self.last_decode.lock().ok()?;
         last.filter(|(at, _)| at.elapsed() < hold)
             .map(|(_, threads)| threads)
     }
@@ -302,6 +305,7 @@ impl LlmWorker {
     ) -> Result<AnswerStream, LlmError> {
         let (pieces_tx, pieces) = mpsc::unbounded_channel();
         let (reply, result) = oneshot::channel();
+        self.note_decode(sampling.threads);
         self.send(Request::Answer {
             prompt: Box::new(prompt),
             sampling,
@@ -318,6 +322,13 @@ impl LlmWorker {
 struct Ready {
     ready: std::sync::mpsc::Sender<Result<(String, usize, bool), LlmError>>,
     requests: std::sync::mpsc::Receiver<Request>,
+    last_decode: Arc<Mutex<Option<(Instant, usize)>>>,
+}
+
+fn stamp(last_decode: &Mutex<Option<(Instant, usize)>>, threads: usize) {
+    if let Ok(mut last) = last_decode.lock() {
+        *last = Some((Instant::now(), threads));
+    }
 }
 
 impl Ready {
@@ -328,7 +339,7 @@ impl Ready {
             model_template,
         );
         if self.ready.send(Ok(meta)).is_ok() {
-            serve(generator, self.requests);
+            serve(generator, self.requests, &self.last_decode);
         }
     }
 
@@ -337,7 +348,11 @@ impl Ready {
     }
 }
 
-fn serve(generator: &mut dyn Generator, requests: std::sync::mpsc::Receiver<Request>) {
+fn serve(
+    generator: &mut dyn Generator,
+    requests: std::sync::mpsc::Receiver<Request>,
+    last_decode: &Mutex<Option<(Instant, usize)>>,
+) {
     while let Ok(request) = requests.recv() {
         match request {
             Request::Fit {
@@ -404,6 +419,8 @@ fn serve(generator: &mut dyn Generator, requests: std::sync::mpsc::Receiver<Requ
                     },
                 );
                 drop(pieces);
+                // A long answer must not let the hold lapse before the follow-up it invites.
+                stamp(last_decode, sampling.threads);
                 let _ = reply.send(result);
             }
         }

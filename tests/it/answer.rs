@@ -5,10 +5,10 @@
 use std::sync::{Arc, Mutex};
 
 use lectern::answer::{Answerer, AskEvent, AskOptions, LlmSettings};
-use lectern::history::AnswerFinish;
 use lectern::job::CancelFlag;
 use lectern::llm::{ChatMessage, Finish, Generation, Generator, LlmWorker, Progress, Sampling};
 use lectern::prompt;
+use lectern::store::AnswerFinish;
 use lectern::{ChatId, CollectionId, Library, LlmError, Paths};
 
 use crate::support::{
@@ -627,7 +627,7 @@ async fn a_preread_draft_with_other_passages_never_reaches_the_answer() {
                 .await
         });
         let hold = std::time::Duration::from_secs(600);
-        while answerer.llm().recent_preread_threads(hold).is_none() {
+        while answerer.llm().recent_decode_threads(hold).is_none() {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

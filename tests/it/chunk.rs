@@ -2,8 +2,8 @@
 //! numbers on paged text.
 
 use lectern::chunk::{Chunk, Chunker, MAX_TOKENS};
-use lectern::db::DocFormat;
 use lectern::extract::{DocumentText, normalize};
+use lectern::store::DocFormat;
 
 use crate::support::{asset, chunker, model_files};
 

@@ -256,7 +256,7 @@ async fn store_synthetic_document(
                 .collect();
             let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
             v.iter_mut().for_each(|x| *x /= norm);
-            lectern::db::NewChunk {
+            lectern::store::NewChunk {
                 first_page: None,
                 last_page: None,
                 char_start: 0,
@@ -269,11 +269,11 @@ async fn store_synthetic_document(
         .collect();
     library
         .db()
-        .replace_document(&lectern::db::NewDocument {
+        .replace_document(&lectern::store::NewDocument {
             collection_id,
             source_path: format!("/nowhere/{name}"),
             name: name.to_owned(),
-            format: lectern::db::DocFormat::Text,
+            format: lectern::store::DocFormat::Text,
             content_hash: format!("{:016x}", next(rng)),
             byte_len: 10,
             n_pages: None,

@@ -1,7 +1,7 @@
 //! The database on real SQLite files: migrations, collections, settings.
 
 use lectern::DbError;
-use lectern::db::Db;
+use lectern::store::Db;
 
 #[tokio::test]
 async fn a_fresh_database_is_migrated_and_reopens() {

@@ -1,8 +1,8 @@
 //! The HNSW index against real SQLite files, with synthetic unit vectors: search,
 //! tombstones, compaction, persistence, and rebuilds from damaged files.
 
-use lectern::db::{Db, DocFormat, NewChunk, NewDocument};
 use lectern::index::{CollectionIndex, IndexOrigin, IndexParams};
+use lectern::store::{Db, DocFormat, NewChunk, NewDocument};
 
 const DIMS: usize = 384;
 

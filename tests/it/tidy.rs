@@ -120,7 +120,8 @@ fn shells_never_reach_the_database() {
         for (n, line) in text.lines().enumerate() {
             if [
                 ".db()",
-                "lectern::db",
+                "lectern::store",
+                "store::",
                 "Db::",
                 "LlmSettings::load",
                 "LlmSettings::set",

@@ -1,7 +1,7 @@
 //! What the app needs to start, the settings (from the core's one table), a collection's
 //! prompt parts, and the data folder.
 
-use lectern::history::PromptParts;
+use lectern::library::PromptParts;
 use lectern::paths::Config;
 use lectern::prompt::PromptDefaults;
 use lectern::settings::SETTINGS;

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lectern::answer::Answer;
-use lectern::history::{Chat, Message, PromptParts, RatedMessage, StoredPassage};
+use lectern::library::{Chat, Message, PromptParts, RatedMessage, StoredPassage};
 use lectern::models::{DownloadProgress, ModelEntry};
 use lectern::prompt::PromptDefaults;
 use serde::Serialize;
@@ -57,7 +57,7 @@ struct AnswerJson<'a> {
     question: &'a str,
     answer: &'a str,
     stopped: bool,
-    finish: lectern::history::AnswerFinish,
+    finish: lectern::library::AnswerFinish,
     citations: Vec<PassageJson<'a>>,
     /// True when the model wrote no [n] and the markers were matched from its wording.
     citations_matched: bool,

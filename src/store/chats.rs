@@ -1,10 +1,10 @@
 //! Chats, their messages (with the passages each prompt held), feedback on answers and the
-//! per-collection prompt parts, in SQLite.
+//! per-collection prompt parts.
 
 use crate::ids::{ChatId, CollectionId, DocumentId, MessageId};
 use sqlx::Row;
 
-use crate::db::{Db, now_ms};
+use super::{Db, now_ms};
 use crate::error::DbError;
 use crate::prompt::PromptDefaults;
 

@@ -10,17 +10,20 @@
 # ${XDG_DATA_HOME:-~/.local/share}/lectern/models.
 #
 # Flags: --test-models adds the models only the tests use (Gemma 3 270M, a base model without
-# a chat template); --model-1.5b adds Qwen2.5-Coder-1.5B-Instruct (better answers, about 2x
+# a chat template); --test-clients makes target/pyclients, a Python environment with the
+# official clients the server's tests drive (`openai`); --model-1.5b adds Qwen2.5-Coder-1.5B-Instruct (better answers, about 2x
 # slower than the default 0.5B), which Settings then offers.
 set -euo pipefail
 
 test_models=0
+test_clients=0
 model_15b=0
 for flag in "$@"; do
   case $flag in
     --test-models) test_models=1 ;;
+    --test-clients) test_clients=1 ;;
     --model-1.5b) model_15b=1 ;;
-    *) printf 'setup: unknown flag %s (known: --test-models, --model-1.5b)\n' "$flag" >&2 && exit 2 ;;
+    *) printf 'setup: unknown flag %s (known: --test-models, --test-clients, --model-1.5b)\n' "$flag" >&2 && exit 2 ;;
   esac
 done
 
@@ -283,6 +286,22 @@ if ((test_models)); then
     check "$gemma" "$gemma_sha" || { say "$gemma: SHA-256 mismatch after joining"; exit 1; }
   fi
   record "$gemma" "$gemma_sha"
+fi
+
+# The official OpenAI client, which tests/it/serve.rs points at `lectern serve`; in the
+# checkout's target/ (a fresh clone makes its own, in seconds).
+if ((test_clients)); then
+  clients=$here/target/pyclients
+  openai_version=3.63.0
+  if ! "$clients/bin/python" -c "import openai, sys; sys.exit(openai.__version__ != '$openai_version')" 2>/dev/null; then
+    say "installing the openai client $openai_version into $clients"
+    rm -rf "$clients"
+    python3 -m venv "$clients" || {
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+      python3 -m venv "$clients"
+    }
+    "$clients/bin/pip" install -q "openai==$openai_version" >&2
+  fi
 fi
 
 say "models ready in $models"

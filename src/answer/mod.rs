@@ -98,6 +98,39 @@ pub enum AskEvent<'a> {
     Text(&'a str),
 }
 
+/// An earlier question and answer of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GivenTurn {
+    pub question: String,
+    /// The user's message as the model read it: for a stored answer, the question with its
+    /// passages; for a turn a caller kept, the question alone.
+    pub prompt_user: String,
+    pub answer: String,
+}
+
+impl GivenTurn {
+    /// A turn a caller kept: its question as the model reads it.
+    pub fn new(question: &str, answer: &str) -> Self {
+        Self {
+            question: question.to_owned(),
+            prompt_user: question.to_owned(),
+            answer: answer.to_owned(),
+        }
+    }
+}
+
+/// A stored chat's messages as the turns a follow-up's prompt repeats.
+fn earlier_turns(messages: &[Message]) -> Vec<GivenTurn> {
+    messages
+        .iter()
+        .map(|m| GivenTurn {
+            question: m.question.clone(),
+            prompt_user: m.prompt_user.clone(),
+            answer: m.answer.clone(),
+        })
+        .collect()
+}
+
 /// A prompt ready for the model, with what it was built from.
 struct Prepared {
     prompt: Prompt,
@@ -151,6 +184,38 @@ impl Answerer {
         options: &AskOptions,
         question: &str,
         cancel: CancelFlag,
+        on_event: impl FnMut(AskEvent<'_>),
+    ) -> Result<Answer> {
+        self.ask_in(options, None, question, cancel, on_event).await
+    }
+
+    /// [`Self::ask`] for a question that follows a conversation the caller kept itself (an
+    /// API client sends the whole conversation with each question): `turns` stand for the
+    /// chat's earlier messages, oldest first, and the answer is stored in a new chat
+    /// (`options.chat_id` must be `None`).
+    pub async fn ask_after_turns(
+        &self,
+        options: &AskOptions,
+        turns: &[GivenTurn],
+        question: &str,
+        cancel: CancelFlag,
+        on_event: impl FnMut(AskEvent<'_>),
+    ) -> Result<Answer> {
+        if options.chat_id.is_some() {
+            return Err(Error::InvalidInput(
+                "a stored chat cannot also be given its turns".into(),
+            ));
+        }
+        self.ask_in(options, Some(turns), question, cancel, on_event)
+            .await
+    }
+
+    async fn ask_in(
+        &self,
+        options: &AskOptions,
+        given_turns: Option<&[GivenTurn]>,
+        question: &str,
+        cancel: CancelFlag,
         mut on_event: impl FnMut(AskEvent<'_>),
     ) -> Result<Answer> {
         let question = question.trim();
@@ -166,7 +231,10 @@ impl Answerer {
                     .await?
             }
         };
-        let earlier = self.db.messages(chat.id).await?;
+        let earlier = match given_turns {
+            Some(turns) => turns.to_vec(),
+            None => earlier_turns(&self.db.messages(chat.id).await?),
+        };
         let Prepared {
             prompt,
             passages,
@@ -286,7 +354,7 @@ impl Answerer {
         let earlier = match options.chat_id {
             Some(id) => {
                 self.chat_of(id, collection.id).await?;
-                self.db.messages(id).await?
+                earlier_turns(&self.db.messages(id).await?)
             }
             None => Vec::new(),
         };
@@ -321,13 +389,13 @@ impl Answerer {
         Ok(chat)
     }
 
-    /// The prompt for `question` after the chat's `earlier` messages: the search query (a
+    /// The prompt for `question` after the chat's `earlier` turns: the search query (a
     /// follow-up's standalone form, rewritten by the model only when `rewrite` and the model
     /// family asks for it), the passages retrieved, and the relevance check's verdict.
     async fn prepare(
         &self,
         collection_id: CollectionId,
-        earlier: &[Message],
+        earlier: &[GivenTurn],
         question: &str,
         options: &AskOptions,
         rewrite: bool,
@@ -337,9 +405,9 @@ impl Answerer {
             .rev()
             .take(options.history_turns)
             .rev()
-            .map(|m| Turn {
-                user: m.prompt_user.clone(),
-                assistant: m.answer.clone(),
+            .map(|turn| Turn {
+                user: turn.prompt_user.clone(),
+                assistant: turn.answer.clone(),
             })
             .collect();
         let parts = self.db.prompt_parts(collection_id).await?;

@@ -22,5 +22,6 @@ mod prompt;
 mod reembed;
 mod reference_bert;
 mod retrieve;
+mod serve;
 mod support;
 mod tidy;

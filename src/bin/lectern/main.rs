@@ -3,6 +3,7 @@
 
 mod commands;
 mod output;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -119,6 +120,25 @@ enum Command {
         /// Embedding model to evaluate (default: the one in use; see `lectern embedding list`)
         #[arg(long, value_name = "MODEL")]
         embedding_model: Option<String>,
+    },
+    /// Serve the library over HTTP: OpenAI-compatible chat completions (the model
+    /// `lectern/NAME` answers from collection NAME, with citations), embeddings, collections
+    /// and search. Every request needs the bearer token kept in the token file
+    Serve {
+        /// Address to listen on (port 0 picks a free one; the address is printed)
+        #[arg(long, default_value = "127.0.0.1:8765")]
+        bind: std::net::SocketAddr,
+        /// The bearer token's file, made at first start if missing (default: server-token in
+        /// the data folder)
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// Serve without a token (loopback addresses only)
+        #[arg(long, conflicts_with = "token_file")]
+        no_token: bool,
+        /// Answers that may wait for the model behind the one being written; more are refused
+        /// with 429
+        #[arg(long, default_value_t = serve::DEFAULT_MAX_WAITING)]
+        max_waiting: usize,
     },
     /// Ask a question about a collection; the answer streams, then its sources are listed.
     /// Ctrl-C stops the answer and keeps what was written.
@@ -415,6 +435,20 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
         Command::Models(command) => models::run(&library, command, out).await?,
         Command::Embedding(command) => embedding::run(&library, command, out).await?,
         Command::Settings { key, value } => settings::run(&library, key, value, out).await?,
+        Command::Serve {
+            bind,
+            token_file,
+            no_token,
+            max_waiting,
+        } => {
+            let options = serve::ServeOptions {
+                bind,
+                token_file,
+                no_token,
+                max_waiting,
+            };
+            serve::run(library, options, out).await?;
+        }
         Command::Prompt {
             collection,
             instruction,

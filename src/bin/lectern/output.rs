@@ -76,7 +76,7 @@ struct IngestJson<'a> {
 }
 
 #[derive(Serialize)]
-struct HitJson<'a> {
+pub struct HitJson<'a> {
     rank: usize,
     score: f32,
     document: &'a str,
@@ -87,10 +87,33 @@ struct HitJson<'a> {
     text: &'a str,
 }
 
+/// The shape of `lectern search --json`, which `lectern serve`'s search returns too.
 #[derive(Serialize)]
-struct SearchJson<'a> {
+pub struct SearchJson<'a> {
     query: &'a str,
     hits: Vec<HitJson<'a>>,
+}
+
+impl<'a> SearchJson<'a> {
+    pub fn new(query: &'a str, hits: &'a [Passage]) -> Self {
+        Self {
+            query,
+            hits: hits
+                .iter()
+                .enumerate()
+                .map(|(i, p)| HitJson {
+                    rank: i + 1,
+                    score: p.score,
+                    document: &p.document,
+                    document_id: p.document_id,
+                    page: p.first_page,
+                    last_page: p.last_page,
+                    chunk_id: p.chunk_id,
+                    text: &p.text,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -163,6 +186,27 @@ impl Out {
         } else {
             println!("{key} = {value}");
         }
+    }
+
+    /// Where `lectern serve` listens: a JSON line, or a line for people, on stdout so a
+    /// script can wait for it.
+    pub fn serving(&self, address: std::net::SocketAddr, token_file: Option<&Path>) {
+        if self.json {
+            self.line(&serde_json::json!({
+                "listening": format!("http://{address}"),
+                "token_file": token_file,
+            }));
+        } else {
+            match token_file {
+                Some(file) => println!(
+                    "listening on http://{address} (bearer token in {})",
+                    file.display()
+                ),
+                None => println!("listening on http://{address} (no token)"),
+            }
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
     }
 
     pub fn note(&self, message: &str) {
@@ -249,23 +293,7 @@ impl Out {
 
     pub fn search_hits(&self, query: &str, hits: &[Passage]) {
         if self.json {
-            self.line(&SearchJson {
-                query,
-                hits: hits
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| HitJson {
-                        rank: i + 1,
-                        score: p.score,
-                        document: &p.document,
-                        document_id: p.document_id,
-                        page: p.first_page,
-                        last_page: p.last_page,
-                        chunk_id: p.chunk_id,
-                        text: &p.text,
-                    })
-                    .collect(),
-            });
+            self.line(&SearchJson::new(query, hits));
             return;
         }
         println!("? {query}");

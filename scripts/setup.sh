@@ -11,7 +11,7 @@
 #
 # Flags: --test-models adds the models only the tests use (Gemma 3 270M, a base model without
 # a chat template); --test-clients makes target/pyclients, a Python environment with the
-# official clients the server's tests drive (`openai`); --model-1.5b adds Qwen2.5-Coder-1.5B-Instruct (better answers, about 2x
+# official clients the server's tests drive (`openai`, `mcp`); --model-1.5b adds Qwen2.5-Coder-1.5B-Instruct (better answers, about 2x
 # slower than the default 0.5B), which Settings then offers.
 set -euo pipefail
 
@@ -288,19 +288,23 @@ if ((test_models)); then
   record "$gemma" "$gemma_sha"
 fi
 
-# The official OpenAI client, which tests/it/serve.rs points at `lectern serve`; in the
+# The official OpenAI and MCP clients, which tests/it/serve.rs points at `lectern serve` and
+# `lectern mcp`; in the
 # checkout's target/ (a fresh clone makes its own, in seconds).
 if ((test_clients)); then
   clients=$here/target/pyclients
   openai_version=3.63.0
-  if ! "$clients/bin/python" -c "import openai, sys; sys.exit(openai.__version__ != '$openai_version')" 2>/dev/null; then
-    say "installing the openai client $openai_version into $clients"
+  mcp_version=2.3.0
+  if ! "$clients/bin/python" -c "
+import importlib.metadata as m, sys
+sys.exit(m.version('openai') != '$openai_version' or m.version('mcp') != '$mcp_version')" 2>/dev/null; then
+    say "installing the openai $openai_version and mcp $mcp_version clients into $clients"
     rm -rf "$clients"
     python3 -m venv "$clients" || {
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
       python3 -m venv "$clients"
     }
-    "$clients/bin/pip" install -q "openai==$openai_version" >&2
+    "$clients/bin/pip" install -q "openai==$openai_version" "mcp==$mcp_version" >&2
   fi
 fi
 

@@ -65,16 +65,70 @@ impl Drop for Server {
     }
 }
 
+/// A library with the paper in collection "Papers", answering through SmolLM2: these tests
+/// are about the servers' mechanics, not the answers' quality.
+fn papers_library() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let paper = shared_pdf(PAPER);
+    let (rc, _) = lectern(
+        dir.path(),
+        &["ingest", "-c", "Papers", &paper.to_string_lossy()],
+    );
+    assert_eq!(rc, 0);
+    let (rc, out) = lectern(
+        dir.path(),
+        &["models", "use", "SmolLM2-135M-Instruct.Q4_1.gguf"],
+    );
+    assert_eq!(rc, 0, "{out:?}");
+    dir
+}
+
+/// Runs a client script of `tests/serve/` with the pinned clients' Python; its summary line.
+fn run_client(script: &str, args: &[&str]) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/serve")
+        .join(script);
+    let output = Command::new(client_python())
+        .arg(&script)
+        .args(args)
+        .output()
+        .expect("run the client");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{} failed:\n{stdout}\n{}",
+        script.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().expect("summary"))
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+/// The status of a POST without a token, over a plain socket.
+fn status_of_post(url: &str, path: &str, body: &str) -> u16 {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("http://");
+    let mut socket = std::net::TcpStream::connect(address).expect("connect");
+    write!(
+        socket,
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut response = String::new();
+    socket.read_to_string(&mut response).expect("read");
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {response:?}"))
+}
+
 #[test]
 fn the_openai_client_gets_cited_answers_embeddings_and_clear_errors() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = papers_library();
     let data = dir.path();
-    let paper = shared_pdf(PAPER);
-    let (rc, _) = lectern(data, &["ingest", "-c", "Papers", &paper.to_string_lossy()]);
-    assert_eq!(rc, 0);
-    // The small model: this is about the server's mechanics, not the answers' quality.
-    let (rc, out) = lectern(data, &["models", "use", "SmolLM2-135M-Instruct.Q4_1.gguf"]);
-    assert_eq!(rc, 0, "{out:?}");
 
     let server = Server::start(data, &["--max-waiting", "0"]);
     let token_mode = std::fs::metadata(&server.token_file)
@@ -82,28 +136,12 @@ fn the_openai_client_gets_cited_answers_embeddings_and_clear_errors() {
         .expect("token file");
     assert_eq!(token_mode & 0o777, 0o600, "the token file is private");
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/serve/openai_client.py");
     let page = PAGE.to_string();
-    let output = Command::new(client_python())
-        .arg(&script)
-        .args([
-            server.url.as_str(),
-            &server.token_file.to_string_lossy(),
-            "Papers",
-            QUESTION,
-            PAPER,
-            &page,
-        ])
-        .output()
-        .expect("run the openai client");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the openai client failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+    let token_file = server.token_file.to_string_lossy();
+    let summary = run_client(
+        "openai_client.py",
+        &[&server.url, &token_file, "Papers", QUESTION, PAPER, &page],
     );
-    let summary: Value = serde_json::from_str(stdout.lines().last().expect("summary"))
-        .unwrap_or_else(|e| panic!("{e}: {stdout}"));
 
     // What the API answered is stored like any answer.
     let chat = summary["whole_chat_id"]
@@ -136,6 +174,53 @@ fn the_openai_client_gets_cited_answers_embeddings_and_clear_errors() {
     };
     assert_eq!(stopped["finish"], "cancelled", "{stopped}");
     assert_eq!(stopped["stopped"], true);
+}
+
+#[test]
+fn the_mcp_client_lists_searches_and_asks_with_pages_on_stdio_and_http() {
+    let dir = papers_library();
+    let data = dir.path();
+    let page = PAGE.to_string();
+    let models = models_dir();
+    let summary = run_client(
+        "mcp_client.py",
+        &[
+            "stdio",
+            env!("CARGO_BIN_EXE_lectern"),
+            &data.to_string_lossy(),
+            &models.to_string_lossy(),
+            "Papers",
+            QUESTION,
+            PAPER,
+            &page,
+        ],
+    );
+    // The tool's answer is stored like any other.
+    let chat = summary["chat_id"].as_i64().expect("chat id").to_string();
+    let (rc, history) = lectern(data, &["history", &chat]);
+    assert_eq!((rc, history.len()), (0, 1), "{history:?}");
+    assert_eq!(history[0]["question"], QUESTION);
+
+    // The same tools at `lectern serve`'s /mcp, behind its token.
+    let server = Server::start(data, &[]);
+    let token_file = server.token_file.to_string_lossy();
+    run_client(
+        "mcp_client.py",
+        &[
+            "http",
+            &server.url,
+            &token_file,
+            "Papers",
+            QUESTION,
+            PAPER,
+            &page,
+        ],
+    );
+    assert_eq!(
+        status_of_post(&server.url, "/mcp", "{}"),
+        401,
+        "/mcp needs the token"
+    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! benchmarks. Human output by default, JSON Lines with `--json`.
 
 mod commands;
+mod mcp;
 mod output;
 mod serve;
 
@@ -140,6 +141,9 @@ enum Command {
         #[arg(long, default_value_t = serve::DEFAULT_MAX_WAITING)]
         max_waiting: usize,
     },
+    /// Serve the library to an agent as a Model Context Protocol server on stdin and stdout:
+    /// tools list_collections, search and ask, with document and page on every passage
+    Mcp,
     /// Ask a question about a collection; the answer streams, then its sources are listed.
     /// Ctrl-C stops the answer and keeps what was written.
     Ask {
@@ -435,6 +439,7 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
         Command::Models(command) => models::run(&library, command, out).await?,
         Command::Embedding(command) => embedding::run(&library, command, out).await?,
         Command::Settings { key, value } => settings::run(&library, key, value, out).await?,
+        Command::Mcp => mcp::run(library).await?,
         Command::Serve {
             bind,
             token_file,

@@ -1,6 +1,7 @@
 //! `lectern serve`: the library over HTTP for other programs. OpenAI-compatible chat
-//! completions (a collection is a model, answers carry their citations), embeddings, and the
-//! collections with their search. Loopback and a bearer token by default; every request goes
+//! completions (a collection is a model, answers carry their citations), embeddings, the
+//! collections with their search, and the MCP tools of `lectern mcp` at `/mcp` (streamable
+//! HTTP). Loopback and a bearer token by default; every request goes
 //! through the same `Session` the app holds, so the core's rules (one model thread, one ingest
 //! at a time) hold here too. Answers use the library's selected model, as in the app.
 
@@ -18,6 +19,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use lectern::{Error, Library, Session};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
 use crate::output::Out;
 use error::ApiError;
@@ -41,7 +44,7 @@ pub struct ServeOptions {
 
 /// What every request handler shares.
 struct Server {
-    session: Session,
+    session: Arc<Session>,
     token: Option<String>,
     /// Answers being written or waiting for the model thread.
     answers_in_flight: AtomicUsize,
@@ -87,7 +90,7 @@ pub async fn run(library: Library, options: ServeOptions, out: &Out) -> Result<(
             .unwrap_or_else(|| library.paths().data_dir.join(auth::TOKEN_FILE));
         Some((auth::load_or_create(&file)?, file))
     };
-    let session = crate::commands::ingest::session(library)?;
+    let session = Arc::new(crate::commands::ingest::session(library)?);
     let server = Arc::new(Server {
         session,
         token: token.as_ref().map(|(token, _)| token.clone()),
@@ -103,7 +106,7 @@ pub async fn run(library: Library, options: ServeOptions, out: &Out) -> Result<(
         .map_err(socket_err)?;
     let address = listener.local_addr().map_err(socket_err)?;
     out.serving(address, token.as_ref().map(|(_, file)| file.as_path()));
-    axum::serve(listener, router(server))
+    axum::serve(listener, router(server, options.bind.ip().is_loopback()))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
@@ -114,8 +117,24 @@ pub async fn run(library: Library, options: ServeOptions, out: &Out) -> Result<(
         })
 }
 
-fn router(server: Shared) -> Router {
+fn router(server: Shared, loopback: bool) -> Router {
+    let mcp_config =
+        StreamableHttpServerConfig::default().with_max_request_body_bytes(MAX_BODY_BYTES);
+    // The default allows loopback host names only, against DNS rebinding of a local server;
+    // a server on another address always has a token, which a rebinding page cannot send.
+    let mcp_config = if loopback {
+        mcp_config
+    } else {
+        mcp_config.disable_allowed_hosts()
+    };
+    let session = Arc::clone(&server.session);
+    let mcp = StreamableHttpService::new(
+        move || Ok(crate::mcp::Tools::new(Arc::clone(&session))),
+        Arc::new(LocalSessionManager::default()),
+        mcp_config,
+    );
     Router::new()
+        .nest_service("/mcp", mcp)
         .route("/v1/models", get(openai::models))
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/embeddings", post(openai::embeddings))

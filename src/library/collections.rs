@@ -1,11 +1,32 @@
 //! Collections and their documents, as the shells see them.
 
 use super::Library;
-use crate::error::{DbError, Result};
+use std::path::PathBuf;
+
+use crate::error::{DbError, Error, Result};
 use crate::ids::{CollectionId, DocumentId};
 use crate::store::{Collection, Document, StoredChunk};
 
 impl Library {
+    /// Where a file sent to the library (not dropped from the person's own disk) is kept:
+    /// `uploads/<collection id>/<file name>` in the data folder. A document is its file, so
+    /// the file stays for re-index and the viewer; sending a file of the same name again
+    /// replaces it, and its document with it. The name must be a plain file name.
+    pub fn upload_path(&self, collection_id: CollectionId, file_name: &str) -> Result<PathBuf> {
+        let plain = std::path::Path::new(file_name).file_name() == Some(file_name.as_ref());
+        if !plain || file_name.starts_with('.') || file_name.contains('\\') {
+            return Err(Error::InvalidInput(format!(
+                "{file_name:?}: a file's name must be a plain name, without folders or a leading dot"
+            )));
+        }
+        Ok(self
+            .paths
+            .data_dir
+            .join("uploads")
+            .join(collection_id.to_string())
+            .join(file_name))
+    }
+
     /// Every collection with its counts, by name.
     pub async fn collections(&self) -> Result<Vec<Collection>> {
         Ok(self.db.collections().await?)

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::cli::lectern;
-use crate::support::{PAGE, PAPER, QUESTION, models_dir, shared_pdf};
+use crate::support::{PAGE, PAPER, QUESTION, asset, models_dir, shared_pdf};
 
 /// The Python with the pinned client packages, made by `scripts/setup.sh --test-clients`.
 fn client_python() -> PathBuf {
@@ -140,7 +140,16 @@ fn the_openai_client_gets_cited_answers_embeddings_and_clear_errors() {
     let token_file = server.token_file.to_string_lossy();
     let summary = run_client(
         "openai_client.py",
-        &[&server.url, &token_file, "Papers", QUESTION, PAPER, &page],
+        &[
+            &server.url,
+            &token_file,
+            "Papers",
+            QUESTION,
+            PAPER,
+            &page,
+            &asset("sample-lighthouses.pdf").to_string_lossy(),
+            &shared_pdf("bad_fuzz-no-trailer.pdf").to_string_lossy(),
+        ],
     );
 
     // What the API answered is stored like any answer.

@@ -10,10 +10,13 @@ import json
 import math
 import sys
 
+import os
+
+import httpx2 as httpx
 import openai
 from openai import OpenAI
 
-base_url, token_file, collection, question, document, page = sys.argv[1:7]
+base_url, token_file, collection, question, document, page, good_pdf, bad_pdf = sys.argv[1:9]
 page = int(page)
 token = open(token_file).read().strip()
 model = f"lectern/{collection}"
@@ -133,6 +136,28 @@ try:
     raise AssertionError("a conversation without a question was answered")
 except openai.BadRequestError as e:
     assert e.code == "invalid_input", e
+
+# Files sent to a collection are ingested like a drop on the app: one outcome per file, a bad
+# one failing alone with its reason; a name with a folder in it is refused.
+collection_id = next(c for c in httpx.get(f"{base_url}/v1/collections", headers={"Authorization": f"Bearer {token}"}).json()["data"] if c["name"] == collection)["id"]
+uploads = f"{base_url}/v1/collections/{collection_id}/documents"
+auth = {"Authorization": f"Bearer {token}"}
+with open(good_pdf, "rb") as good, open(bad_pdf, "rb") as bad:
+    sent = httpx.post(uploads, headers=auth, timeout=300, files=[
+        ("file", (os.path.basename(good_pdf), good, "application/pdf")),
+        ("file", (os.path.basename(bad_pdf), bad, "application/pdf")),
+    ])
+assert sent.status_code == 200, sent.text
+outcomes = {f["name"]: f for f in sent.json()["files"]}
+assert outcomes[os.path.basename(good_pdf)]["status"] == "indexed", outcomes
+assert outcomes[os.path.basename(good_pdf)]["passages"] > 0, outcomes
+assert outcomes[os.path.basename(bad_pdf)]["status"] == "failed", outcomes
+assert outcomes[os.path.basename(bad_pdf)]["error"]["code"], outcomes
+assert "uploads/" not in json.dumps(sent.json()), sent.json()
+hits = httpx.post(f"{base_url}/v1/collections/{collection_id}/search", headers=auth, json={"query": "Fresnel lens", "k": 3}).json()["hits"]
+assert hits[0]["document"] == os.path.basename(good_pdf), hits
+escape = httpx.post(uploads, headers=auth, files=[("file", ("../escape.txt", b"hello", "text/plain"))])
+assert escape.status_code == 400 and escape.json()["error"]["code"] == "invalid_input", escape.text
 
 # A long answer: while it streams the queue is full (the server runs with --max-waiting 0), so
 # another question is refused at once; then the client goes away mid-answer, which stops it.

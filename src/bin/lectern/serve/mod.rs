@@ -27,6 +27,8 @@ use error::ApiError;
 
 /// Largest request body: a question with its conversation, or a batch of texts to embed.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Largest upload: the largest PDF Lectern reads, with room for the multipart framing.
+pub const MAX_UPLOAD_BYTES: usize = lectern::extract::MAX_PDF_BYTES as usize + (1 << 20);
 /// Answers waiting for the model thread behind the one it is writing; one more is refused with
 /// 429 at once rather than left to hang.
 pub const DEFAULT_MAX_WAITING: usize = 4;
@@ -140,6 +142,10 @@ fn router(server: Shared, loopback: bool) -> Router {
         .route("/v1/embeddings", post(openai::embeddings))
         .route("/v1/collections", get(collections::list))
         .route("/v1/collections/{id}/search", post(collections::search))
+        .route(
+            "/v1/collections/{id}/documents",
+            post(collections::upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        )
         .fallback(error::no_such_route)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&server),

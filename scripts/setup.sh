@@ -11,19 +11,22 @@
 #
 # Flags: --test-models adds the models only the tests use (Gemma 3 270M, a base model without
 # a chat template); --test-clients makes target/pyclients, a Python environment with the
-# official clients the server's tests drive (`openai`, `mcp`); --model-1.5b adds Qwen2.5-Coder-1.5B-Instruct (better answers, about 2x
+# official clients the server's tests drive (`openai`, `mcp`); --test-servers builds
+# llama.cpp's llama-server (scripts/llama-server.sh), the remote model the tests run; --model-1.5b adds Qwen2.5-Coder-1.5B-Instruct (better answers, about 2x
 # slower than the default 0.5B), which Settings then offers.
 set -euo pipefail
 
 test_models=0
 test_clients=0
+test_servers=0
 model_15b=0
 for flag in "$@"; do
   case $flag in
     --test-models) test_models=1 ;;
     --test-clients) test_clients=1 ;;
+    --test-servers) test_servers=1 ;;
     --model-1.5b) model_15b=1 ;;
-    *) printf 'setup: unknown flag %s (known: --test-models, --test-clients, --model-1.5b)\n' "$flag" >&2 && exit 2 ;;
+    *) printf 'setup: unknown flag %s (known: --test-models, --test-clients, --test-servers, --model-1.5b)\n' "$flag" >&2 && exit 2 ;;
   esac
 done
 
@@ -306,6 +309,10 @@ sys.exit(m.version('openai') != '$openai_version' or m.version('mcp') != '$mcp_v
     }
     "$clients/bin/pip" install -q "openai==$openai_version" "mcp==$mcp_version" >&2
   fi
+fi
+
+if ((test_servers)); then
+  "$here/scripts/llama-server.sh" >/dev/null
 fi
 
 say "models ready in $models"

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # Each step's end, in seconds since the start, so a slow CI run shows where its time went.
 step() { echo "test.sh: $1 done at ${SECONDS} s" >&2; }
 
-scripts/setup.sh --test-models --test-clients
+scripts/setup.sh --test-models --test-clients --test-servers
 step "setup"
 scripts/setup-app.sh --test
 step "setup-app"

@@ -342,6 +342,17 @@ pub enum LlmError {
     UnsupportedCpu(String),
     #[error("llama.cpp: {0}")]
     Backend(String),
+    /// An OpenAI-compatible server used as the model failed: unreachable, refused, an error
+    /// status, or an answer cut off. The chat is left as it was.
+    #[error("language model endpoint {name} ({url}): {reason}")]
+    Endpoint {
+        name: String,
+        url: String,
+        reason: String,
+    },
+    /// The config file names no endpoint of this name.
+    #[error("no language model endpoint named {0:?}")]
+    NoEndpoint(String),
     #[error("chat template: {0}")]
     Template(String),
     #[error("generation failed: {0}")]
@@ -373,9 +384,12 @@ impl LlmError {
             Self::ModelMissing(_) | Self::NoModel(_) => ErrorCode::ModelMissing,
             Self::NotGguf { .. } | Self::Load { .. } | Self::Damaged(_) => ErrorCode::ModelInvalid,
             Self::UnsupportedCpu(_) => ErrorCode::UnsupportedCpu,
-            Self::Backend(_) | Self::Template(_) | Self::Decode(_) | Self::WorkerGone => {
-                ErrorCode::GenerationFailed
-            }
+            Self::Backend(_)
+            | Self::Template(_)
+            | Self::Decode(_)
+            | Self::WorkerGone
+            | Self::Endpoint { .. } => ErrorCode::GenerationFailed,
+            Self::NoEndpoint(_) => ErrorCode::NotFound,
             Self::PromptTooLong { .. } => ErrorCode::PromptTooLong,
             Self::Download { .. } => ErrorCode::DownloadFailed,
             Self::Checksum { .. } => ErrorCode::ChecksumMismatch,

@@ -21,6 +21,10 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub models_dir: Option<PathBuf>,
+    /// OpenAI-compatible servers that can be the language model; here and not in the
+    /// database, because they may hold an API key (the file is readable by its owner only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<crate::llm::Endpoint>,
 }
 
 impl Config {
@@ -53,7 +57,19 @@ impl Config {
         let path = config_dir.join("config.json");
         let tmp = config_dir.join("config.json.tmp");
         let json = serde_json::to_vec_pretty(self).unwrap_or_default();
-        std::fs::write(&tmp, json).map_err(io(&tmp))?;
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            // Owner only: an endpoint's API key may be in it.
+            let _ = std::fs::remove_file(&tmp);
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(io(&tmp))?;
+            file.write_all(&json).map_err(io(&tmp))?;
+        }
         std::fs::rename(&tmp, &path).map_err(io(&path))
     }
 }

@@ -14,7 +14,7 @@ pub use crate::store::{
     RatedMessage, StoredChunk, StoredPassage, Timings,
 };
 pub use chats::ChatMessage;
-pub use models::ModelChoice;
+pub use models::{ENDPOINT_PREFIX, EndpointCheck, ModelChoice};
 pub use session::{IngestWork, JobId, Session};
 
 use crate::answer::{Answerer, LlmSettings};
@@ -186,6 +186,15 @@ impl Library {
     /// Loads the language model (`model` names one in the models folder or a path; `None` is
     /// the selected model) on its own thread with the stored settings.
     pub async fn llm(&self, model: Option<&str>) -> Result<LlmWorker> {
+        let endpoint = match model {
+            Some(spec) => spec
+                .strip_prefix(models::ENDPOINT_PREFIX)
+                .map(str::to_owned),
+            None => self.selected_endpoint().await?,
+        };
+        if let Some(name) = endpoint {
+            return self.endpoint_worker(&name).await;
+        }
         let models_dir = &self.paths.models_dir;
         let model_path = match model {
             Some(spec) => crate::models::resolve(models_dir, spec),
@@ -264,6 +273,10 @@ impl Library {
                     kind: ModelKind::Embedding,
                 });
             }
+        }
+        if self.selected_endpoint().await.ok().flatten().is_some() {
+            // A server is the model: whether it answers is known only by asking it.
+            return missing;
         }
         match crate::models::selected(&self.db, &self.paths.models_dir).await {
             Ok(path) if path.is_file() => {}

@@ -1,12 +1,14 @@
 //! Text generation: the [`Generator`] seam and the types it speaks, its llama.cpp
-//! implementation (`llama`), and [`LlmWorker`], the thread that owns a loaded model and streams
+//! implementation (`llama`), an OpenAI-compatible server as the model (`remote`), and [`LlmWorker`], the thread that owns a loaded model and streams
 //! answers back over channels (`worker`).
 
 mod llama;
+mod remote;
 mod repetition;
 mod worker;
 
 pub use llama::{EngineSettings, LlamaEngine, Utf8Stream, render_fallback};
+pub use remote::{DEFAULT_ENDPOINT_CTX, Endpoint, RemoteEngine};
 pub use repetition::repeat_start;
 pub use worker::{AnswerStream, LlmWorker, Piece, Preread};
 

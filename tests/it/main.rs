@@ -21,6 +21,7 @@ mod paths;
 mod prompt;
 mod reembed;
 mod reference_bert;
+mod remote;
 mod retrieve;
 mod serve;
 mod support;

@@ -269,8 +269,31 @@ enum Rating {
 enum ModelsCommand {
     /// The GGUF files in the models folder, with what their headers say
     List,
-    /// Select the model answers use
+    /// Select the model answers use: a GGUF file, or `endpoint:NAME` for a server added with
+    /// add-endpoint (checked first: it must answer)
     Use { model: String },
+    /// Add (or replace) an OpenAI-compatible server as a language model: llama.cpp's
+    /// llama-server, vLLM, Ollama, LM Studio. Kept in the config file, readable by you only
+    AddEndpoint {
+        name: String,
+        /// The server's OpenAI API root, such as http://gpu-box:8080/v1
+        #[arg(long)]
+        url: String,
+        /// The model to ask the server for
+        #[arg(long)]
+        model: String,
+        /// The environment variable holding the API key, if the server needs one (the key is
+        /// copied into the config file, never into the library)
+        #[arg(long, value_name = "VAR")]
+        api_key_env: Option<String>,
+        /// The server's context window in tokens
+        #[arg(long, default_value_t = lectern::llm::DEFAULT_ENDPOINT_CTX)]
+        n_ctx: usize,
+    },
+    /// The endpoints, each asked for its models (connected, or why not)
+    Endpoints,
+    /// Remove an endpoint (a library that used it goes back to the default model)
+    RemoveEndpoint { name: String },
     /// Copy a GGUF file into the models folder (it must parse as GGUF)
     Import {
         path: PathBuf,

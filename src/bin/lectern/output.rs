@@ -209,6 +209,40 @@ impl Out {
         let _ = std::io::stdout().flush();
     }
 
+    /// An endpoint (never its key) and whether it answered.
+    pub fn endpoint(
+        &self,
+        endpoint: &lectern::llm::Endpoint,
+        selected: bool,
+        check: &Result<lectern::library::EndpointCheck, Error>,
+    ) {
+        let status = match check {
+            Ok(check) => format!("connected, {} models", check.models.len()),
+            Err(e) => e.to_string(),
+        };
+        if self.json {
+            self.line(&serde_json::json!({
+                "name": endpoint.name,
+                "url": endpoint.base_url,
+                "model": endpoint.model,
+                "n_ctx": endpoint.n_ctx,
+                "api_key": endpoint.api_key.is_some(),
+                "selected": selected,
+                "connected": check.is_ok(),
+                "models": check.as_ref().map(|c| c.models.clone()).unwrap_or_default(),
+                "status": status,
+            }));
+        } else {
+            println!(
+                "{} endpoint:{} {} at {} ({status})",
+                if selected { "*" } else { " " },
+                endpoint.name,
+                endpoint.model,
+                endpoint.base_url
+            );
+        }
+    }
+
     pub fn note(&self, message: &str) {
         if !self.json {
             eprintln!("{message}");

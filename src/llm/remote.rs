@@ -245,7 +245,8 @@ impl Generator for RemoteEngine {
         let mut finish = None;
         let mut first_token_ms = None;
         let mut first_token_at = None;
-        let mut usage = (None, None);
+        // Prompt, answer and cached prompt tokens, as the server counts them.
+        let mut usage = (None, None, None);
         let mut n_pieces = 0;
         let lines = BufReader::new(response.into_body().into_reader()).lines();
         for line in lines {
@@ -270,7 +271,11 @@ impl Generator for RemoteEngine {
                 return Err(self.endpoint.fail(server_error(200, data)));
             }
             if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
-                usage = (u["prompt_tokens"].as_u64(), u["completion_tokens"].as_u64());
+                usage = (
+                    u["prompt_tokens"].as_u64(),
+                    u["completion_tokens"].as_u64(),
+                    u["prompt_tokens_details"]["cached_tokens"].as_u64(),
+                );
             }
             let Some(choice) = chunk["choices"].get(0) else {
                 continue;
@@ -306,7 +311,7 @@ impl Generator for RemoteEngine {
             text,
             finish,
             n_prompt_tokens: usize_of(usage.0).unwrap_or(n_prompt_estimate),
-            n_reused_tokens: 0,
+            n_reused_tokens: usize_of(usage.2).unwrap_or(0),
             n_generated_tokens: usize_of(usage.1).unwrap_or(n_pieces),
             prompt_ms: first_token_ms.unwrap_or_default(),
             first_token_ms,

@@ -1,7 +1,8 @@
 //! An OpenAI-compatible server as Lectern's language model: llama.cpp's own `llama-server`
 //! (built by `scripts/llama-server.sh`) serving SmolLM2 on loopback, added with
 //! `lectern models add-endpoint`, answering `lectern ask` with page sources; killed mid-answer,
-//! then gone, each a clear error that leaves the library as it was.
+//! then gone, each a clear error that leaves the library as it was; the answer evaluation
+//! through it.
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -192,6 +193,36 @@ fn a_llama_server_answers_with_page_sources_and_its_failures_are_clear() {
             > 50
     );
     let first_chat = answer["chat_id"].as_i64().expect("chat").to_string();
+
+    // The answer evaluation goes through the same engine.
+    let qa = dir.path().join("qa.jsonl");
+    let labelled = serde_json::json!({
+        "question": QUESTION,
+        "answer": "The bandwidth is chosen by Andrews' plug-in method from an approximating AR(1) model.",
+        "pdf_page": PAGE,
+        "is_question": true,
+    });
+    std::fs::write(&qa, format!("{labelled}\n")).expect("write qa");
+    let (rc, out) = lectern(
+        &data,
+        &config,
+        &[
+            "eval",
+            "--answers",
+            &qa.to_string_lossy(),
+            "-c",
+            "Papers",
+            "--off-topic",
+            "none",
+        ],
+    );
+    assert_eq!(rc, 0, "{out:?}");
+    let report = out.last().expect("report");
+    assert!(
+        report["model"].as_str().expect("model").contains("local"),
+        "{report}"
+    );
+    assert_eq!(report["totals"]["n_questions"], 1, "{report}");
 
     // The server killed while it writes: a clear error, nothing half-stored.
     lectern(&data, &config, &["settings", "llm.max_tokens", "1500"]);

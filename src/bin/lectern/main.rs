@@ -5,6 +5,7 @@ mod commands;
 mod mcp;
 mod output;
 mod serve;
+mod wire;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

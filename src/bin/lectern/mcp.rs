@@ -6,15 +6,16 @@
 
 use lectern::answer::Answer;
 use lectern::job::CancelFlag;
-use lectern::library::StoredPassage;
 use lectern::retrieve::{Passage, SearchMode};
-use lectern::{ChatId, DocumentId, Error, Library, MessageId, Session};
+use lectern::{ChatId, Error, Library, MessageId, Session};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::schemars::JsonSchema;
 use rmcp::{Json, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use serde::{Deserialize, Serialize};
+
+use crate::wire::PassageJson;
 
 /// The most passages one search returns.
 const MAX_K: usize = 50;
@@ -51,25 +52,10 @@ pub struct SearchRequest {
     k: Option<usize>,
 }
 
-/// A passage with where it is: its document and pages.
-#[derive(Serialize, JsonSchema)]
-#[schemars(crate = "rmcp::schemars")]
-pub struct PassageInfo {
-    /// Its number: an answer's `[n]` markers refer to it.
-    n: i64,
-    document: String,
-    document_id: i64,
-    /// The page it starts on (PDFs), none for text files.
-    page: Option<i64>,
-    last_page: Option<i64>,
-    chunk_id: i64,
-    text: String,
-}
-
 #[derive(Serialize, JsonSchema)]
 #[schemars(crate = "rmcp::schemars")]
 pub struct SearchResult {
-    passages: Vec<PassageInfo>,
+    passages: Vec<PassageJson>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -88,41 +74,13 @@ pub struct AskResult {
     /// The answer, with `[n]` markers naming the passages it rests on.
     answer: String,
     /// The passages the answer cites, in the order it first cites them.
-    citations: Vec<PassageInfo>,
+    citations: Vec<PassageJson>,
     /// Every passage the model read.
-    sources: Vec<PassageInfo>,
+    sources: Vec<PassageJson>,
     /// The answer was quoted from a passage rather than written by the model.
     quoted: bool,
     chat_id: i64,
     message_id: i64,
-}
-
-fn passage_info(p: &Passage, n: usize) -> PassageInfo {
-    PassageInfo {
-        n: n as i64,
-        document: p.document.clone(),
-        document_id: id_of(p.document_id),
-        page: p.first_page,
-        last_page: p.last_page,
-        chunk_id: p.chunk_id,
-        text: p.text.clone(),
-    }
-}
-
-fn stored_info(p: &StoredPassage) -> PassageInfo {
-    PassageInfo {
-        n: p.n,
-        document: p.document.clone(),
-        document_id: id_of(p.document_id),
-        page: p.first_page,
-        last_page: p.last_page,
-        chunk_id: p.chunk_id,
-        text: p.text.clone(),
-    }
-}
-
-fn id_of(id: DocumentId) -> i64 {
-    id.0
 }
 
 fn ask_result(answer: &Answer) -> AskResult {
@@ -130,8 +88,17 @@ fn ask_result(answer: &Answer) -> AskResult {
     let ChatId(chat_id) = answer.chat.id;
     AskResult {
         answer: answer.message.answer.clone(),
-        citations: answer.citations().into_iter().map(stored_info).collect(),
-        sources: answer.message.passages.iter().map(stored_info).collect(),
+        citations: answer
+            .citations()
+            .into_iter()
+            .map(PassageJson::stored)
+            .collect(),
+        sources: answer
+            .message
+            .passages
+            .iter()
+            .map(PassageJson::stored)
+            .collect(),
         quoted: answer.message.quoted,
         chat_id,
         message_id,
@@ -191,11 +158,7 @@ impl Tools {
             .await
             .map_err(|e| tool_error(&e))?;
         Ok(Json(SearchResult {
-            passages: passages
-                .iter()
-                .enumerate()
-                .map(|(i, p)| passage_info(p, i + 1))
-                .collect(),
+            passages: PassageJson::retrieved(&passages),
         }))
     }
 

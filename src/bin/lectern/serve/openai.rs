@@ -17,10 +17,9 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use lectern::answer::{Answer, AskEvent, AskOptions, GivenTurn};
 use lectern::job::CancelFlag;
-use lectern::library::{AnswerFinish, StoredPassage};
-use lectern::retrieve::Passage;
-use lectern::{ChatId, DocumentId, ErrorCode, MessageId};
-use serde::{Deserialize, Serialize};
+use lectern::library::AnswerFinish;
+use lectern::{ChatId, ErrorCode, MessageId};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
@@ -28,6 +27,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::error::{ApiError, parse_body};
 use super::{AnswerSlot, Shared};
+use crate::wire::PassageJson;
 
 /// A collection `NAME` is the model `lectern/NAME`.
 pub const MODEL_PREFIX: &str = "lectern/";
@@ -330,51 +330,6 @@ fn completion_id(message_id: Option<MessageId>) -> String {
     }
 }
 
-/// A passage as the API shows it: `n` is its number in the answer's `[n]` markers.
-#[derive(Serialize)]
-struct SourceJson<'a> {
-    n: i64,
-    document: &'a str,
-    document_id: DocumentId,
-    page: Option<i64>,
-    last_page: Option<i64>,
-    chunk_id: i64,
-    text: &'a str,
-    /// Only in an answer's final sources: whether the answer cites it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cited: Option<bool>,
-}
-
-fn stored_source(p: &StoredPassage) -> SourceJson<'_> {
-    SourceJson {
-        n: p.n,
-        document: &p.document,
-        document_id: p.document_id,
-        page: p.first_page,
-        last_page: p.last_page,
-        chunk_id: p.chunk_id,
-        text: &p.text,
-        cited: Some(p.cited),
-    }
-}
-
-fn retrieved_sources(passages: &[Passage]) -> Vec<SourceJson<'_>> {
-    passages
-        .iter()
-        .enumerate()
-        .map(|(i, p)| SourceJson {
-            n: i as i64 + 1,
-            document: &p.document,
-            document_id: p.document_id,
-            page: p.first_page,
-            last_page: p.last_page,
-            chunk_id: p.chunk_id,
-            text: &p.text,
-            cited: None,
-        })
-        .collect()
-}
-
 fn finish_reason(finish: AnswerFinish) -> &'static str {
     match finish {
         AnswerFinish::EndOfText | AnswerFinish::Cancelled => "stop",
@@ -390,8 +345,8 @@ fn answer_extension(answer: &Answer) -> Value {
         "chat_id": answer.chat.id,
         "message_id": message.id,
         "answer": message.answer,
-        "citations": answer.citations().into_iter().map(stored_source).collect::<Vec<_>>(),
-        "sources": message.passages.iter().map(stored_source).collect::<Vec<_>>(),
+        "citations": answer.citations().into_iter().map(PassageJson::stored).collect::<Vec<_>>(),
+        "sources": message.passages.iter().map(PassageJson::stored).collect::<Vec<_>>(),
         "citations_matched": message.citations_matched,
         "quoted": message.quoted,
         "finish": message.finish.as_str(),
@@ -457,7 +412,10 @@ fn stream(
                     AskEvent::Sources(passages) => chunk(
                         json!({ "role": "assistant", "content": "" }),
                         None,
-                        Some(("lectern", json!({ "sources": retrieved_sources(passages) }))),
+                        Some((
+                            "lectern",
+                            json!({ "sources": PassageJson::retrieved(passages) }),
+                        )),
                     ),
                     AskEvent::Text(text) => chunk(json!({ "content": text }), None, None),
                     AskEvent::Reading { .. } => return,

@@ -119,9 +119,11 @@ impl GivenTurn {
     }
 }
 
-/// A stored chat's messages as the turns a follow-up's prompt repeats.
-fn earlier_turns(messages: &[Message]) -> Vec<GivenTurn> {
-    messages
+/// The last `n` (at least one: a follow-up's search joins the question before it) of a
+/// stored chat's messages, as the turns a follow-up's prompt repeats; older ones are never
+/// read, so they are not copied.
+fn earlier_turns(messages: &[Message], n: usize) -> Vec<GivenTurn> {
+    messages[messages.len().saturating_sub(n.max(1))..]
         .iter()
         .map(|m| GivenTurn {
             question: m.question.clone(),
@@ -233,7 +235,7 @@ impl Answerer {
         };
         let earlier = match given_turns {
             Some(turns) => turns.to_vec(),
-            None => earlier_turns(&self.db.messages(chat.id).await?),
+            None => earlier_turns(&self.db.messages(chat.id).await?, options.history_turns),
         };
         let Prepared {
             prompt,
@@ -354,7 +356,7 @@ impl Answerer {
         let earlier = match options.chat_id {
             Some(id) => {
                 self.chat_of(id, collection.id).await?;
-                earlier_turns(&self.db.messages(id).await?)
+                earlier_turns(&self.db.messages(id).await?, options.history_turns)
             }
             None => Vec::new(),
         };

@@ -393,7 +393,8 @@ fn stream(
         let _slot = slot;
         let id = completion_id(None);
         let created = now_s();
-        let chunk = |delta: Value, finish: Option<&str>, extra: Option<(&str, Value)>| {
+        // A chunk with Lectern's fields (`usage`, `lectern`) beside OpenAI's.
+        let chunk = |delta: Value, finish: Option<&str>, extra: Vec<(&str, Value)>| {
             let mut value = json!({
                 "id": id,
                 "object": "chat.completion.chunk",
@@ -401,8 +402,10 @@ fn stream(
                 "model": model,
                 "choices": [{ "index": 0, "delta": delta, "finish_reason": finish }],
             });
-            if let (Some((key, extra)), Some(object)) = (extra, value.as_object_mut()) {
-                object.insert(key.to_owned(), extra);
+            if let Some(object) = value.as_object_mut() {
+                for (key, extra) in extra {
+                    object.insert(key.to_owned(), extra);
+                }
             }
             Event::default().data(value.to_string())
         };
@@ -412,33 +415,25 @@ fn stream(
                     AskEvent::Sources(passages) => chunk(
                         json!({ "role": "assistant", "content": "" }),
                         None,
-                        Some((
+                        vec![(
                             "lectern",
                             json!({ "sources": PassageJson::retrieved(passages) }),
-                        )),
+                        )],
                     ),
-                    AskEvent::Text(text) => chunk(json!({ "content": text }), None, None),
+                    AskEvent::Text(text) => chunk(json!({ "content": text }), None, Vec::new()),
                     AskEvent::Reading { .. } => return,
                 };
                 let _ = events.send(event);
             })
             .await;
         let last = match result {
-            Ok(answer) => Event::default().data(
-                json!({
-                    "id": id,
-                    "object": "chat.completion.chunk",
-                    "created": created,
-                    "model": model,
-                    "choices": [{
-                        "index": 0,
-                        "delta": {},
-                        "finish_reason": finish_reason(answer.message.finish),
-                    }],
-                    "usage": usage(&answer),
-                    "lectern": answer_extension(&answer),
-                })
-                .to_string(),
+            Ok(answer) => chunk(
+                json!({}),
+                Some(finish_reason(answer.message.finish)),
+                vec![
+                    ("usage", usage(&answer)),
+                    ("lectern", answer_extension(&answer)),
+                ],
             ),
             Err(e) => Event::default().data(e.body().to_string()),
         };

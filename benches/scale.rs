@@ -446,7 +446,11 @@ fn main() {
         ),
         Some("run") => {
             let n = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
-            let mut params = IndexParams::default();
+            // The graph is what is measured, however small the run.
+            let mut params = IndexParams {
+                exact_up_to: 0,
+                ..IndexParams::default()
+            };
             if let (Some(m), Some(efc)) = (args.get(2), args.get(3)) {
                 params.m = m.parse().expect("M");
                 params.ef_construction = efc.parse().expect("ef_construction");

@@ -225,8 +225,14 @@ pub enum EmbedError {
     Damaged(#[from] crate::models::DamagedModel),
     #[error("the embedding worker has stopped")]
     WorkerGone,
-    #[error("no embedding model {0:?}; Lectern knows {known}", known = crate::embed::EMBEDDING_MODELS.map(|m| m.id).join(", "))]
+    #[error("no embedding model {0:?}; Lectern knows {known} and endpoint:NAME for an endpoint added with `lectern models add-endpoint`", known = crate::embed::EMBEDDING_MODELS.map(|m| m.id).join(", "))]
     UnknownModel(String),
+    #[error("embedding endpoint {name} ({url}): {reason}")]
+    Endpoint {
+        name: String,
+        url: String,
+        reason: String,
+    },
 }
 
 impl EmbedError {
@@ -237,7 +243,7 @@ impl EmbedError {
             Self::Load { .. } | Self::Tokenizer { .. } | Self::Damaged(_) => {
                 ErrorCode::ModelInvalid
             }
-            Self::Inference(_) | Self::WorkerGone => ErrorCode::EmbedFailed,
+            Self::Inference(_) | Self::WorkerGone | Self::Endpoint { .. } => ErrorCode::EmbedFailed,
             Self::UnknownModel(_) => ErrorCode::InvalidInput,
         }
     }

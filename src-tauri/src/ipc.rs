@@ -685,7 +685,8 @@ pub struct EmbeddingModelView {
     pub id: String,
     pub label: String,
     pub about: String,
-    pub dims: u32,
+    /// Unknown for an endpoint until its vectors are in use.
+    pub dims: Option<u32>,
     pub installed: bool,
     pub active: bool,
 }
@@ -693,10 +694,10 @@ pub struct EmbeddingModelView {
 impl From<lectern::reembed::EmbeddingChoice> for EmbeddingModelView {
     fn from(c: lectern::reembed::EmbeddingChoice) -> Self {
         Self {
-            id: c.spec.id.into(),
-            label: c.spec.label.into(),
-            about: c.spec.about.into(),
-            dims: count(c.spec.dims),
+            id: c.id,
+            label: c.label,
+            about: c.about,
+            dims: c.dims.map(count),
             installed: c.installed,
             active: c.active,
         }

@@ -2,9 +2,11 @@
 //! engine (`onnx`) and the thread that owns a model (`worker`) live.
 
 mod onnx;
+mod remote;
 mod worker;
 
 pub use onnx::{ModelFiles, OnnxEmbedder};
+pub use remote::{RemoteEmbedder, endpoint_model_id};
 pub use worker::EmbedWorker;
 
 use crate::error::EmbedError;
@@ -62,6 +64,77 @@ pub fn embedding_model_spec(id: &str) -> Result<&'static EmbeddingModelSpec, Emb
         .iter()
         .find(|m| m.id == id)
         .ok_or_else(|| EmbedError::UnknownModel(id.to_owned()))
+}
+
+/// The embedding model stored vectors come from (or a switch goes to): one Lectern runs, or
+/// an OpenAI-compatible endpoint of the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmbeddingModel {
+    Onnx(&'static EmbeddingModelSpec),
+    /// `dims` is what the server returned when the vectors were made; 0 before that.
+    Endpoint {
+        name: String,
+        dims: usize,
+    },
+}
+
+impl EmbeddingModel {
+    /// `id` as the settings and documents record it: a known model's id, or `endpoint:NAME`.
+    /// An endpoint's vector size is not known here: see [`EmbeddingModel::with_dims`].
+    pub fn parse(id: &str) -> Result<Self, EmbedError> {
+        match id.strip_prefix(crate::library::ENDPOINT_PREFIX) {
+            Some(name) if !name.is_empty() => Ok(Self::Endpoint {
+                name: name.to_owned(),
+                dims: 0,
+            }),
+            _ => embedding_model_spec(id).map(Self::Onnx),
+        }
+    }
+
+    pub fn with_dims(self, dims: usize) -> Self {
+        match self {
+            Self::Endpoint { name, .. } => Self::Endpoint { name, dims },
+            onnx => onnx,
+        }
+    }
+
+    pub fn id(&self) -> String {
+        match self {
+            Self::Onnx(spec) => spec.id.to_owned(),
+            Self::Endpoint { name, .. } => endpoint_model_id(name),
+        }
+    }
+
+    pub fn dims(&self) -> usize {
+        match self {
+            Self::Onnx(spec) => spec.dims,
+            Self::Endpoint { dims, .. } => *dims,
+        }
+    }
+
+    /// Its folder under `index/`: a name any file system takes.
+    pub fn index_folder(&self) -> String {
+        match self {
+            Self::Onnx(spec) => spec.id.to_owned(),
+            Self::Endpoint { name, .. } => format!("endpoint-{name}"),
+        }
+    }
+
+    /// The local model whose tokenizer the chunker counts with: the model itself, or for an
+    /// endpoint the default model (chunks of its 256 tokens fit every embedding server's
+    /// window, and the tokenizer is always installed).
+    pub fn tokenizer_model(&self) -> &'static str {
+        match self {
+            Self::Onnx(spec) => spec.id,
+            Self::Endpoint { .. } => DEFAULT_MODEL,
+        }
+    }
+}
+
+/// The setting recording the vector size of an endpoint's embeddings, per model id, so that
+/// a library opens without asking the server.
+pub fn dims_setting(model_id: &str) -> String {
+    format!("embedding.dims.{model_id}")
 }
 
 /// Turns texts into L2-normalised vectors. Implementations block; run them on an

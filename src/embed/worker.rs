@@ -3,7 +3,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Embedder, ModelFiles, OnnxEmbedder};
+use super::{Embedder, ModelFiles, OnnxEmbedder, RemoteEmbedder};
 use crate::error::EmbedError;
 
 type EmbedReply = oneshot::Sender<Result<Vec<Vec<f32>>, EmbedError>>;
@@ -66,6 +66,12 @@ impl EmbedWorker {
     pub fn onnx(files: &ModelFiles) -> Result<Self, EmbedError> {
         let files = files.clone();
         Self::spawn(move || Ok(Box::new(OnnxEmbedder::load(&files)?) as Box<dyn Embedder>))
+    }
+
+    /// Connects to an OpenAI-compatible server's `/v1/embeddings` on a new worker thread,
+    /// where its blocking HTTP calls belong.
+    pub fn remote(endpoint: crate::llm::Endpoint) -> Result<Self, EmbedError> {
+        Self::spawn(move || Ok(Box::new(RemoteEmbedder::connect(endpoint)?) as Box<dyn Embedder>))
     }
 
     pub fn model_id(&self) -> &str {

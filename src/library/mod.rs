@@ -27,13 +27,13 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::embed::{
-    DEFAULT_MODEL, EmbedWorker, EmbeddingModelSpec, MODEL_SETTING, ModelFiles, embedding_model_spec,
+    DEFAULT_MODEL, EmbedWorker, EmbeddingModel, MODEL_SETTING, ModelFiles, dims_setting,
 };
 use crate::error::{ModelKind, Result};
 use crate::extract::ExtractorConfig;
 use crate::index::{IndexParams, IndexSet};
 use crate::ingest::{IngestEvent, IngestReport, Ingester};
-use crate::job::CancelFlag;
+use crate::job::{CancelFlag, blocking};
 use crate::llm::{EngineSettings, LlmWorker};
 use crate::paths::Paths;
 use crate::retrieve::Retriever;
@@ -61,7 +61,7 @@ pub struct Library {
 
 #[derive(Debug, Clone)]
 struct ActiveEmbedding {
-    spec: &'static EmbeddingModelSpec,
+    model: EmbeddingModel,
     indexes: IndexSet,
 }
 
@@ -69,13 +69,18 @@ impl Library {
     /// Opens the data folder's database, creating and migrating it as needed. Loads no model.
     pub async fn open(paths: Paths) -> Result<Self> {
         let db = Db::open(&paths.database()).await?;
-        let model = db.setting(MODEL_SETTING).await?;
-        let spec = embedding_model_spec(model.as_deref().unwrap_or(DEFAULT_MODEL))?;
+        let id = db.setting(MODEL_SETTING).await?;
+        let id = id.as_deref().unwrap_or(DEFAULT_MODEL);
+        let dims = match db.setting(&dims_setting(id)).await? {
+            Some(dims) => dims.parse().unwrap_or(0),
+            None => 0,
+        };
+        let model = EmbeddingModel::parse(id)?.with_dims(dims);
         let index_root = paths.data_dir.join("index");
-        tidy_index_root(&index_root, spec.id);
+        tidy_index_root(&index_root, &model.index_folder());
         let active = ActiveEmbedding {
-            spec,
-            indexes: index_set(&index_root, spec),
+            indexes: index_set(&index_root, &model),
+            model,
         };
         Ok(Self {
             paths,
@@ -87,13 +92,22 @@ impl Library {
     /// Opens (creating) a data folder whose vectors come from embedding model `model`: a
     /// scratch library for an evaluation. Fails if the folder already holds vectors.
     pub async fn open_with_embedding_model(paths: Paths, model: &str) -> Result<Self> {
-        embedding_model_spec(model)?;
+        let parsed = EmbeddingModel::parse(model)?;
         let db = Db::open(&paths.database()).await?;
         if db.count_chunks().await? > 0 {
             return Err(crate::Error::InvalidInput(format!(
                 "{} already holds vectors",
                 paths.data_dir.display()
             )));
+        }
+        if let EmbeddingModel::Endpoint { .. } = parsed {
+            let models_dir = paths.models_dir.clone();
+            let worker = blocking("embedding endpoint connection", move || {
+                embed_worker(&models_dir, &parsed)
+            })
+            .await?;
+            db.set_setting(&dims_setting(model), &worker.dims().to_string())
+                .await?;
         }
         db.set_setting(MODEL_SETTING, model).await?;
         db.close().await;
@@ -136,16 +150,16 @@ impl Library {
     }
 
     /// The embedding model every stored vector comes from.
-    pub fn embedding_spec(&self) -> &'static EmbeddingModelSpec {
-        self.active().spec
+    pub fn embedding(&self) -> EmbeddingModel {
+        self.active().model
     }
 
-    /// Makes `spec` the model in use, with fresh indexes (built from the database on first
+    /// Makes `model` the one in use, with fresh indexes (built from the database on first
     /// use). Called once its vectors are in the database.
-    pub(crate) fn set_embedding_model(&self, spec: &'static EmbeddingModelSpec) -> IndexSet {
-        let indexes = index_set(&self.paths.data_dir.join("index"), spec);
+    pub(crate) fn set_embedding_model(&self, model: EmbeddingModel) -> IndexSet {
+        let indexes = index_set(&self.paths.data_dir.join("index"), &model);
         *self.embedding.write().unwrap_or_else(|p| p.into_inner()) = ActiveEmbedding {
-            spec,
+            model,
             indexes: indexes.clone(),
         };
         indexes
@@ -162,25 +176,53 @@ impl Library {
         &self.paths
     }
 
-    /// The embedding model's files in the models folder.
+    /// The files in the models folder the embedding model needs: its own, or for an
+    /// endpoint the default model's, whose tokenizer sizes the chunks.
     pub fn embedding_model(&self) -> ModelFiles {
-        ModelFiles::new(&self.paths.models_dir, self.embedding_spec().id)
+        ModelFiles::new(&self.paths.models_dir, self.embedding().tokenizer_model())
+    }
+
+    /// Loads the embedding model (or connects to its endpoint) on its own thread. Blocks.
+    pub fn embed_worker(&self, model: &EmbeddingModel) -> Result<EmbedWorker> {
+        embed_worker(&self.paths.models_dir, model)
     }
 
     /// Loads the embedding model on its own thread and makes an [`Ingester`] over it.
     pub fn ingester(&self, extractor: ExtractorConfig) -> Result<Ingester> {
-        let files = self.embedding_model();
-        let chunker = Chunker::new(files.tokenizer()?);
-        let embedder = EmbedWorker::onnx(&files)?;
+        let active = self.active();
+        let chunker = Chunker::new(self.embedding_model().tokenizer()?);
+        let embedder = self.checked_worker(&active.model)?;
         Ok(Ingester::new(self.db.clone(), embedder, chunker, extractor)
-            .with_indexes(self.indexes()))
+            .with_indexes(active.indexes))
     }
 
     /// Loads the embedding model on its own thread and makes a [`Retriever`] over it.
     pub fn retriever(&self) -> Result<Retriever> {
         let active = self.active();
-        let embedder = EmbedWorker::onnx(&ModelFiles::new(&self.paths.models_dir, active.spec.id))?;
+        let embedder = self.checked_worker(&active.model)?;
         Ok(Retriever::new(self.db.clone(), embedder, active.indexes))
+    }
+
+    /// The model in use on its thread, refused when an endpoint's vectors no longer have the
+    /// stored size (its server now runs another model): mixing the two would rank nonsense.
+    fn checked_worker(&self, model: &EmbeddingModel) -> Result<EmbedWorker> {
+        let worker = self.embed_worker(model)?;
+        if let EmbeddingModel::Endpoint { name, dims } = model
+            && *dims != 0
+            && worker.dims() != *dims
+        {
+            return Err(crate::error::EmbedError::Endpoint {
+                name: name.clone(),
+                url: String::new(),
+                reason: format!(
+                    "it now returns vectors of {} dimensions, the stored ones have {dims}; \
+                     switch to it again to re-embed",
+                    worker.dims()
+                ),
+            }
+            .into());
+        }
+        Ok(worker)
     }
 
     /// Loads the language model (`model` names one in the models folder or a path; `None` is
@@ -265,7 +307,12 @@ impl Library {
     pub async fn missing_parts(&self) -> Vec<MissingPart> {
         let mut missing = Vec::new();
         let embedding = self.embedding_model();
-        for path in embedding.required_files() {
+        let required = match self.embedding() {
+            EmbeddingModel::Onnx(_) => embedding.required_files(),
+            // The server embeds; only the chunker's tokenizer is needed here.
+            EmbeddingModel::Endpoint { .. } => vec![embedding.dir.join("tokenizer.json")],
+        };
+        for path in required {
             if !path.is_file() {
                 missing.push(MissingPart {
                     what: format!("embedding model {}", embedding.name),
@@ -295,16 +342,29 @@ impl Library {
     }
 }
 
-/// Each embedding model's indexes live apart, in `index/<model id>/<collection id>/`, so
-/// vectors of two models never meet in one graph.
-fn index_set(index_root: &Path, spec: &EmbeddingModelSpec) -> IndexSet {
-    IndexSet::new(index_root.join(spec.id), IndexParams::default(), spec.dims)
+/// Each embedding model's indexes live apart, in `index/<model folder>/<collection id>/`,
+/// so vectors of two models never meet in one graph.
+fn index_set(index_root: &Path, model: &EmbeddingModel) -> IndexSet {
+    IndexSet::new(
+        index_root.join(model.index_folder()),
+        IndexParams::default(),
+        model.dims(),
+    )
+}
+
+/// The embedding model on its own thread: the ONNX model from `models_dir`, or a connection
+/// to the endpoint of the config file. Blocks.
+fn embed_worker(models_dir: &Path, model: &EmbeddingModel) -> Result<EmbedWorker> {
+    Ok(match model {
+        EmbeddingModel::Onnx(spec) => EmbedWorker::onnx(&ModelFiles::new(models_dir, spec.id))?,
+        EmbeddingModel::Endpoint { name, .. } => EmbedWorker::remote(Library::endpoint(name)?)?,
+    })
 }
 
 /// Moves indexes from before models had folders (`index/<collection id>/`, always the
 /// default model's) into the model's folder, and deletes the indexes of models no longer in
 /// use. Failures only cost a rebuild later, so they are ignored.
-fn tidy_index_root(index_root: &Path, active_model: &str) {
+fn tidy_index_root(index_root: &Path, active_folder: &str) {
     let Ok(entries) = std::fs::read_dir(index_root) else {
         return;
     };
@@ -313,13 +373,13 @@ fn tidy_index_root(index_root: &Path, active_model: &str) {
         let path = entry.path();
         if name.parse::<i64>().is_ok() {
             let moved = index_root.join(DEFAULT_MODEL).join(&name);
-            if active_model == DEFAULT_MODEL && !moved.exists() {
+            if active_folder == DEFAULT_MODEL && !moved.exists() {
                 let _ = std::fs::create_dir_all(index_root.join(DEFAULT_MODEL));
                 let _ = std::fs::rename(&path, &moved);
             } else {
                 let _ = std::fs::remove_dir_all(&path);
             }
-        } else if name != active_model && path.is_dir() {
+        } else if name != active_folder && path.is_dir() {
             let _ = std::fs::remove_dir_all(&path);
         }
     }

@@ -136,7 +136,7 @@ impl Library {
         Ok(())
     }
 
-    fn endpoint(name: &str) -> Result<Endpoint> {
+    pub(super) fn endpoint(name: &str) -> Result<Endpoint> {
         Config::load(&Config::default_dir())
             .endpoints
             .into_iter()

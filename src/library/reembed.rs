@@ -4,12 +4,12 @@
 use tokio::sync::mpsc;
 
 use crate::embed::{
-    BATCH_SIZE, EMBEDDING_MODELS, EmbedWorker, EmbeddingModelSpec, ModelFiles, TARGET_SETTING,
-    embedding_model_spec,
+    BATCH_SIZE, EMBEDDING_MODELS, EmbeddingModel, ModelFiles, TARGET_SETTING, dims_setting,
 };
 use crate::error::{EmbedError, IndexError, Result};
 use crate::job::CancelFlag;
 use crate::library::Library;
+use crate::paths::Config;
 
 /// Passages read, embedded and staged per step: a few embedding batches, so progress moves
 /// often and a cancel is seen within a second or two.
@@ -59,11 +59,18 @@ pub struct PendingSwitch {
     pub n_total: usize,
 }
 
-/// An embedding model as the settings screen lists it.
+/// An embedding model as the settings screen lists it: one Lectern runs, or an endpoint of
+/// the config file (which may or may not serve embeddings: switching to it asks).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmbeddingChoice {
-    pub spec: &'static EmbeddingModelSpec,
-    /// All its files are in the models folder.
+    /// What a switch names: a model's id, or `endpoint:NAME`.
+    pub id: String,
+    pub label: String,
+    /// What choosing it means, in a sentence.
+    pub about: String,
+    /// The vectors' size; `None` for an endpoint not in use (known once it has answered).
+    pub dims: Option<usize>,
+    /// All its files are in the models folder (an endpoint: always).
     pub installed: bool,
     pub active: bool,
 }
@@ -71,18 +78,41 @@ pub struct EmbeddingChoice {
 impl Library {
     /// The embedding models Lectern knows, whether each is installed, and which is in use.
     pub fn embedding_choices(&self) -> Vec<EmbeddingChoice> {
-        let active = self.embedding_spec().id;
-        EMBEDDING_MODELS
-            .iter()
-            .map(|spec| EmbeddingChoice {
-                spec,
-                installed: ModelFiles::new(&self.paths().models_dir, spec.id)
-                    .required_files()
-                    .iter()
-                    .all(|f| f.is_file()),
-                active: spec.id == active,
-            })
-            .collect()
+        let active = self.embedding();
+        let local = EMBEDDING_MODELS.iter().map(|spec| EmbeddingChoice {
+            id: spec.id.to_owned(),
+            label: spec.label.to_owned(),
+            about: spec.about.to_owned(),
+            dims: Some(spec.dims),
+            installed: ModelFiles::new(&self.paths().models_dir, spec.id)
+                .required_files()
+                .iter()
+                .all(|f| f.is_file()),
+            active: active == EmbeddingModel::Onnx(spec),
+        });
+        let endpoints = Config::load(&Config::default_dir())
+            .endpoints
+            .into_iter()
+            .map(|endpoint| {
+                let model = EmbeddingModel::Endpoint {
+                    name: endpoint.name.clone(),
+                    dims: 0,
+                };
+                let is_active = model.id() == active.id();
+                EmbeddingChoice {
+                    id: model.id(),
+                    label: format!("{} ({})", endpoint.model, endpoint.name),
+                    about: format!(
+                        "embedded by the server at {}, if it serves /v1/embeddings; \
+                         questions and new documents need it to be up",
+                        endpoint.base_url
+                    ),
+                    dims: is_active.then(|| active.dims()),
+                    installed: true,
+                    active: is_active,
+                }
+            });
+        local.chain(endpoints).collect()
     }
 
     /// The switch under way or cut off, if any.
@@ -112,46 +142,40 @@ impl Library {
         progress: Option<mpsc::UnboundedSender<ReembedEvent>>,
         cancel: &CancelFlag,
     ) -> Result<ReembedReport> {
-        let spec = embedding_model_spec(target)?;
-        let from = self.embedding_spec();
+        let target = EmbeddingModel::parse(target)?;
+        let from = self.embedding();
         let emit = |event| {
             if let Some(tx) = &progress {
                 let _ = tx.send(event);
             }
         };
         let db = self.db();
-        if spec.id == from.id {
+        if target.id() == from.id() {
             self.abandon_embedding_switch().await?;
             return Ok(ReembedReport {
-                from: from.id.to_owned(),
-                to: from.id.to_owned(),
+                from: from.id(),
+                to: from.id(),
                 n_embedded: 0,
-                n_chunks: db.reembed_progress(from.id).await?.1,
+                n_chunks: db.reembed_progress(&from.id()).await?.1,
                 n_collections: 0,
             });
         }
-        if spec.dims != from.dims {
-            // Every model in EMBEDDING_MODELS has 384; a new one of another size needs the
-            // index set to change size too.
-            return Err(EmbedError::Load {
-                model: spec.id.to_owned(),
-                reason: format!(
-                    "has {} dimensions, the stored vectors {}",
-                    spec.dims, from.dims
-                ),
-            }
-            .into());
-        }
-        let files = ModelFiles::new(&self.paths().models_dir, spec.id);
-        let embedder = tokio::task::spawn_blocking(move || EmbedWorker::onnx(&files))
+        let library = self.clone();
+        let loading = target.clone();
+        let embedder = tokio::task::spawn_blocking(move || library.embed_worker(&loading))
             .await
             .map_err(|e| EmbedError::Inference(format!("model loading panicked: {e}")))??;
+        // A model of another vector size gets an index set of that size after the swap.
+        let spec = target.with_dims(embedder.dims());
+        let target_id = spec.id();
 
-        db.set_setting(TARGET_SETTING, spec.id).await?;
-        db.reembed_keep_only(spec.id).await?;
-        let (n_done_before, n_total) = db.reembed_progress(spec.id).await?;
+        db.set_setting(TARGET_SETTING, &target_id).await?;
+        db.set_setting(&dims_setting(&target_id), &spec.dims().to_string())
+            .await?;
+        db.reembed_keep_only(&target_id).await?;
+        let (n_done_before, n_total) = db.reembed_progress(&target_id).await?;
         emit(ReembedEvent::Started {
-            target: spec.id.to_owned(),
+            target: target_id.clone(),
             n_done: n_done_before,
             n_total,
         });
@@ -159,7 +183,11 @@ impl Library {
         // An index folder of the target model can only be stale here (left by an earlier
         // switch away from it that was cut off before deleting it); the new one is built
         // after the swap, so none must be found then.
-        let target_index = self.paths().data_dir.join("index").join(spec.id);
+        let target_index = self
+            .paths()
+            .data_dir
+            .join("index")
+            .join(spec.index_folder());
         if target_index.exists() {
             std::fs::remove_dir_all(&target_index).map_err(|source| IndexError::Io {
                 path: target_index.clone(),
@@ -182,12 +210,12 @@ impl Library {
                 let (chunk_ids, texts): (Vec<i64>, Vec<String>) = todo.into_iter().unzip();
                 let vectors = embedder.embed(texts).await?;
                 let staged: Vec<(i64, Vec<f32>)> = chunk_ids.into_iter().zip(vectors).collect();
-                db.reembed_stage(spec.id, &staged).await?;
+                db.reembed_stage(&target_id, &staged).await?;
                 n_embedded += staged.len();
-                let (n_done, n_total) = db.reembed_progress(spec.id).await?;
+                let (n_done, n_total) = db.reembed_progress(&target_id).await?;
                 emit(ReembedEvent::Embedded { n_done, n_total });
             }
-            if db.reembed_commit(spec.id).await? {
+            if db.reembed_commit(&target_id).await? {
                 break;
             }
         }
@@ -205,12 +233,17 @@ impl Library {
             });
         }
         // Searches still running on the old model hold its indexes in memory; the files go.
-        let _ = std::fs::remove_dir_all(self.paths().data_dir.join("index").join(from.id));
+        let _ = std::fs::remove_dir_all(
+            self.paths()
+                .data_dir
+                .join("index")
+                .join(from.index_folder()),
+        );
         Ok(ReembedReport {
-            from: from.id.to_owned(),
-            to: spec.id.to_owned(),
+            from: from.id(),
+            to: target_id.clone(),
             n_embedded,
-            n_chunks: db.reembed_progress(spec.id).await?.1,
+            n_chunks: db.reembed_progress(&target_id).await?.1,
             n_collections: collections.len(),
         })
     }
@@ -219,7 +252,7 @@ impl Library {
     pub async fn abandon_embedding_switch(&self) -> Result<()> {
         let db = self.db();
         db.delete_setting(TARGET_SETTING).await?;
-        db.reembed_keep_only(self.embedding_spec().id).await?;
+        db.reembed_keep_only(&self.embedding().id()).await?;
         Ok(())
     }
 }

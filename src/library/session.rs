@@ -267,7 +267,7 @@ async fn current<T: Clone + Send + 'static>(
     load: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
     let mut slot = slot.lock().await;
-    let model = library.embedding_spec().id;
+    let model = library.embedding().id();
     if let Some(loaded) = slot.as_ref().filter(|t| embedder(t).model_id() == model) {
         return Ok(loaded.clone());
     }

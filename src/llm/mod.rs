@@ -3,12 +3,12 @@
 //! answers back over channels (`worker`).
 
 mod llama;
-mod remote;
+pub(crate) mod remote;
 mod repetition;
 mod worker;
 
 pub use llama::{EngineSettings, LlamaEngine, Utf8Stream, render_fallback};
-pub use remote::{DEFAULT_ENDPOINT_CTX, Endpoint, RemoteEngine};
+pub use remote::{DEFAULT_ENDPOINT_CTX, DEFAULT_ENDPOINT_TIMEOUT_S, Endpoint, RemoteEngine};
 pub use repetition::repeat_start;
 pub use worker::{AnswerStream, LlmWorker, Piece, Preread};
 

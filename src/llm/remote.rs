@@ -32,10 +32,21 @@ pub struct Endpoint {
     /// The server's context window in tokens.
     #[serde(default = "default_n_ctx")]
     pub n_ctx: usize,
+    /// Seconds to wait for the server's first byte, and then between any two: past it the
+    /// answer ends with an error naming the endpoint.
+    #[serde(default = "default_timeout_s")]
+    pub timeout_s: u64,
 }
 
 fn default_n_ctx() -> usize {
     DEFAULT_ENDPOINT_CTX
+}
+
+/// Reading a 4,000-token prompt on a CPU-only server takes about a minute; three leave room.
+pub const DEFAULT_ENDPOINT_TIMEOUT_S: u64 = 180;
+
+fn default_timeout_s() -> u64 {
+    DEFAULT_ENDPOINT_TIMEOUT_S
 }
 
 /// Never prints the key: endpoints end up in logs and error reports.
@@ -47,12 +58,13 @@ impl std::fmt::Debug for Endpoint {
             .field("model", &self.model)
             .field("api_key", &self.api_key.as_ref().map(|_| "(set)"))
             .field("n_ctx", &self.n_ctx)
+            .field("timeout_s", &self.timeout_s)
             .finish()
     }
 }
 
 impl Endpoint {
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}/{path}", self.base_url.trim_end_matches('/'))
     }
 
@@ -62,6 +74,17 @@ impl Endpoint {
         format!("{}/{path}", base.strip_suffix("/v1").unwrap_or(base))
     }
 
+    /// Why a request got no reply, in words: a timeout says how long it waited.
+    pub(crate) fn unreachable(&self, e: &ureq::Error) -> String {
+        match e {
+            ureq::Error::Timeout(_) => format!(
+                "no reply within {} s (the endpoint's timeout); the server may be busy or stuck",
+                self.timeout_s
+            ),
+            e => e.to_string(),
+        }
+    }
+
     fn fail(&self, reason: impl Into<String>) -> LlmError {
         LlmError::Endpoint {
             name: self.name.clone(),
@@ -69,6 +92,20 @@ impl Endpoint {
             reason: reason.into(),
         }
     }
+}
+
+/// The HTTP client for an endpoint: status codes are read, not raised, so a server's own
+/// error message reaches the user.
+pub(crate) fn http_agent(endpoint: &Endpoint) -> ureq::Agent {
+    let wait = Some(Duration::from_secs(endpoint.timeout_s.max(1)));
+    ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(10)))
+        // Reading a long prompt on a busy server comes before the first byte.
+        .timeout_recv_response(wait)
+        .timeout_per_read(wait)
+        .http_status_as_error(false)
+        .build()
+        .into()
 }
 
 /// Generation through an [`Endpoint`].
@@ -83,14 +120,7 @@ pub struct RemoteEngine {
 impl RemoteEngine {
     /// Connects to the endpoint and checks that it answers `/models`.
     pub fn connect(endpoint: Endpoint) -> Result<Self, LlmError> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_connect(Some(Duration::from_secs(10)))
-            // Reading a long prompt on a busy server comes before the first byte.
-            .timeout_recv_response(Some(Duration::from_secs(300)))
-            .timeout_per_read(Some(Duration::from_secs(120)))
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent = http_agent(&endpoint);
         let engine = Self {
             display_name: format!("{} ({})", endpoint.model, endpoint.name),
             endpoint,
@@ -109,7 +139,7 @@ impl RemoteEngine {
         }
         let mut response = request
             .call()
-            .map_err(|e| self.endpoint.fail(e.to_string()))?;
+            .map_err(|e| self.endpoint.fail(self.endpoint.unreachable(&e)))?;
         let status = response.status().as_u16();
         let body = response.body_mut().read_to_string().unwrap_or_default();
         if status != 200 {
@@ -142,7 +172,7 @@ impl RemoteEngine {
         }
         request
             .send(body.to_string())
-            .map_err(|e| self.endpoint.fail(e.to_string()))
+            .map_err(|e| self.endpoint.fail(self.endpoint.unreachable(&e)))
     }
 
     /// Tokens of `text` by the server's own tokenizer, when it has `/tokenize`.
@@ -171,7 +201,7 @@ impl RemoteEngine {
 /// Tokens a chat template adds around each message (role markers, separators), generously.
 const TEMPLATE_TOKENS_PER_MESSAGE: usize = 8;
 
-fn server_error(status: u16, body: &str) -> String {
+pub(crate) fn server_error(status: u16, body: &str) -> String {
     let message = serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))

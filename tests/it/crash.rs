@@ -433,15 +433,23 @@ async fn embedding_switch_killed_at_random_moments_is_never_half_done() {
 async fn check_one_model_in_use(
     data: &std::path::Path,
     when: &str,
-    from: &str,
-    to: &str,
+    from: &'static str,
+    to: &'static str,
 ) -> &'static str {
     use lectern::embed::{EmbedWorker, ModelFiles, cosine};
 
     let library = open(data).await;
     let db = library.db();
-    let active = library.embedding_spec().id;
-    assert!(active == from || active == to, "{when}: {active} in use");
+    let active = if library.embedding().id() == from {
+        from
+    } else {
+        to
+    };
+    assert_eq!(
+        library.embedding().id(),
+        active,
+        "{when}: neither model in use"
+    );
     let recorded: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT embedding_model FROM documents")
             .fetch_all(db.pool())

@@ -85,7 +85,7 @@ async fn switching_reembeds_every_collection_then_searches_with_the_new_model() 
     );
 
     // The stored vectors are the new model's, for every document.
-    assert_eq!(t.library.embedding_spec().id, SMALL_MODEL);
+    assert_eq!(t.library.embedding().id(), SMALL_MODEL);
     for collection in [guide, notes] {
         for d in db.documents(collection).await.expect("documents") {
             assert_eq!(d.embedding_model, SMALL_MODEL);
@@ -123,7 +123,7 @@ async fn switching_reembeds_every_collection_then_searches_with_the_new_model() 
     })
     .await
     .expect("reopen");
-    assert_eq!(reopened.embedding_spec().id, SMALL_MODEL);
+    assert_eq!(reopened.embedding().id(), SMALL_MODEL);
     assert_eq!(
         reopened.pending_embedding_switch().await.expect("pending"),
         None
@@ -171,7 +171,7 @@ async fn a_cancelled_switch_changes_nothing_and_an_interrupted_one_resumes() {
         .await
         .expect_err("cancelled");
     assert_eq!(err.code(), "cancelled");
-    assert_eq!(t.library.embedding_spec().id, DEFAULT_MODEL);
+    assert_eq!(t.library.embedding().id(), DEFAULT_MODEL);
     assert_eq!(
         t.library.pending_embedding_switch().await.expect("pending"),
         None

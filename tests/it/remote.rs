@@ -2,7 +2,8 @@
 //! (built by `scripts/llama-server.sh`) serving SmolLM2 on loopback, added with
 //! `lectern models add-endpoint`, answering `lectern ask` with page sources; killed mid-answer,
 //! then gone, each a clear error that leaves the library as it was; the answer evaluation
-//! through it.
+//! through it. The same server's `/v1/embeddings` as the embedding model, switched to and
+//! away from; a server that stops answering, ended by the endpoint's timeout.
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -49,6 +50,11 @@ struct LlamaServer {
 
 impl LlamaServer {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// With `extra` arguments to llama-server (such as `--embeddings`).
+    fn start_with(extra: &[&str]) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -58,6 +64,7 @@ impl LlamaServer {
             .arg(models_dir().join("SmolLM2-135M-Instruct.Q4_1.gguf"))
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["-c", "4096", "-t", "2", "-np", "1", "--no-webui"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -267,4 +274,213 @@ fn a_llama_server_answers_with_page_sources_and_its_failures_are_clear() {
             .contains("api_key"),
         "no key was given, none is stored"
     );
+}
+
+fn error_of(out: &[serde_json::Value]) -> (String, String) {
+    let error = &out.last().expect("an error line")["error"];
+    (
+        error["code"].as_str().expect("code").to_owned(),
+        error["message"].as_str().expect("message").to_owned(),
+    )
+}
+
+fn search(data: &Path, config: &Path, query: &str) -> (i32, Vec<serde_json::Value>) {
+    lectern(data, config, &["search", "-c", "Papers", "--k", "3", query])
+}
+
+#[test]
+fn a_servers_embeddings_replace_the_local_model_and_can_be_left_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (data, config) = (dir.path().join("data"), dir.path().join("config"));
+    let paper = shared_pdf(PAPER);
+    let (rc, _) = lectern(
+        &data,
+        &config,
+        &["ingest", "-c", "Papers", &paper.to_string_lossy()],
+    );
+    assert_eq!(rc, 0);
+
+    // SmolLM2's mean-pooled states: 576 numbers, not MiniLM's 384, so the indexes change size.
+    let mut server = LlamaServer::start_with(&[
+        "--embeddings",
+        "--pooling",
+        "mean",
+        "-b",
+        "1024",
+        "-ub",
+        "1024",
+    ]);
+    let url = server.url();
+    let (rc, out) = lectern(
+        &data,
+        &config,
+        &[
+            "models",
+            "add-endpoint",
+            "vectors",
+            "--url",
+            &url,
+            "--model",
+            "smollm2",
+        ],
+    );
+    assert_eq!(rc, 0, "{out:?}");
+    let (rc, out) = lectern(&data, &config, &["embedding", "use", "endpoint:vectors"]);
+    assert_eq!(rc, 0, "{out:?}");
+    let report = out.last().expect("report");
+    assert_eq!(report["to"], "endpoint:vectors", "{report}");
+    assert!(report["n_embedded"].as_u64().expect("n") > 10, "{report}");
+    let (_, choices) = lectern(&data, &config, &["embedding", "list"]);
+    let remote = choices
+        .iter()
+        .find(|c| c["id"] == "endpoint:vectors")
+        .expect("the endpoint is listed");
+    assert_eq!(
+        (&remote["active"], &remote["dims"]),
+        (&true.into(), &576.into())
+    );
+
+    // Questions and new documents are embedded by the server.
+    let (rc, found) = search(&data, &config, QUESTION);
+    assert_eq!(rc, 0, "{found:?}");
+    assert_eq!(found[0]["hits"][0]["document"], PAPER, "{found:?}");
+    let note = dir.path().join("harbour-note.md");
+    std::fs::write(
+        &note,
+        "# Harbour note\n\nThe quartermaster keeps the brass sextant in the chart room.\n",
+    )
+    .expect("write note");
+    let (rc, out) = lectern(
+        &data,
+        &config,
+        &["ingest", "-c", "Papers", &note.to_string_lossy()],
+    );
+    assert_eq!(rc, 0, "{out:?}");
+    let (rc, found) = search(&data, &config, "where is the brass sextant kept");
+    assert_eq!(rc, 0, "{found:?}");
+    assert_eq!(
+        found[0]["hits"][0]["document"], "harbour-note.md",
+        "{found:?}"
+    );
+
+    // The server gone: a search says which endpoint failed; nothing stored is touched, and
+    // switching back to the local model needs no server.
+    server.kill();
+    let (rc, out) = search(&data, &config, QUESTION);
+    assert_eq!(rc, 1);
+    let (code, message) = error_of(&out);
+    assert_eq!(code, "embed_failed", "{message}");
+    assert!(message.contains("embedding endpoint vectors"), "{message}");
+    let (rc, out) = lectern(&data, &config, &["embedding", "use", "all-MiniLM-L6-v2"]);
+    assert_eq!(rc, 0, "{out:?}");
+    let (rc, found) = search(&data, &config, "where is the brass sextant kept");
+    assert_eq!(rc, 0, "{found:?}");
+    assert_eq!(
+        found[0]["hits"][0]["document"], "harbour-note.md",
+        "{found:?}"
+    );
+    let (rc, found) = search(&data, &config, QUESTION);
+    assert_eq!(rc, 0);
+    assert_eq!(found[0]["hits"][0]["document"], PAPER, "{found:?}");
+}
+
+/// A server that lists its models and then never answers anything else, holding the
+/// connection open: the shape of a stuck or overloaded server.
+fn silent_server() -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut request_line = String::new();
+                let mut reader = BufReader::new(&stream);
+                if reader.read_line(&mut request_line).is_err() {
+                    return;
+                }
+                if request_line.contains("/models ") {
+                    let body = r#"{"object":"list","data":[{"id":"stuck"}]}"#;
+                    let _ = write!(
+                        &stream,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                } else {
+                    std::thread::sleep(Duration::from_secs(120));
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_server_that_stops_answering_ends_at_the_endpoints_timeout() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (data, config) = (dir.path().join("data"), dir.path().join("config"));
+    let note = dir.path().join("note.md");
+    std::fs::write(
+        &note,
+        "# Note\n\nThe lighthouse keeper trims the wick at dusk.\n",
+    )
+    .expect("write note");
+    let (rc, _) = lectern(
+        &data,
+        &config,
+        &["ingest", "-c", "Papers", &note.to_string_lossy()],
+    );
+    assert_eq!(rc, 0);
+    let url = format!("http://127.0.0.1:{}/v1", silent_server());
+    let (rc, out) = lectern(
+        &data,
+        &config,
+        &[
+            "models",
+            "add-endpoint",
+            "stuck",
+            "--url",
+            &url,
+            "--model",
+            "stuck",
+            "--timeout",
+            "2",
+        ],
+    );
+    assert_eq!(rc, 0, "{out:?}");
+    let (rc, out) = lectern(&data, &config, &["models", "use", "endpoint:stuck"]);
+    assert_eq!(rc, 0, "it lists its models: {out:?}");
+
+    let started = Instant::now();
+    let (rc, out) = lectern(
+        &data,
+        &config,
+        &["ask", "-c", "Papers", "Who trims the wick?"],
+    );
+    assert_eq!(rc, 1, "{out:?}");
+    let (code, message) = error_of(&out);
+    assert_eq!(code, "generation_failed", "{message}");
+    assert!(
+        message.contains("endpoint stuck") && message.contains("no reply within 2 s"),
+        "{message}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the timeout ends the wait: {:?}",
+        started.elapsed()
+    );
+
+    // As an embedding model: the switch fails the same way and the local model stays.
+    let (rc, out) = lectern(&data, &config, &["embedding", "use", "endpoint:stuck"]);
+    assert_eq!(rc, 1, "{out:?}");
+    let (code, message) = error_of(&out);
+    assert_eq!(code, "embed_failed", "{message}");
+    assert!(message.contains("no reply within 2 s"), "{message}");
+    let (_, choices) = lectern(&data, &config, &["embedding", "list"]);
+    let active: Vec<_> = choices.iter().filter(|c| c["active"] == true).collect();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0]["id"], "all-MiniLM-L6-v2");
+    let (rc, found) = search(&data, &config, "who trims the wick");
+    assert_eq!(rc, 0);
+    assert_eq!(found[0]["hits"][0]["document"], "note.md");
 }

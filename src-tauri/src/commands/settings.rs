@@ -65,7 +65,7 @@ async fn settings_view(app: &Session) -> IpcResult<SettingsView> {
             .collect(),
         data_dir: paths.data_dir.display().to_string(),
         models_dir: paths.models_dir.display().to_string(),
-        embedding_model: app.library().embedding_model().name,
+        embedding_model: app.library().embedding().id(),
     })
 }
 

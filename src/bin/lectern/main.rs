@@ -273,8 +273,9 @@ enum ModelsCommand {
     /// Select the model answers use: a GGUF file, or `endpoint:NAME` for a server added with
     /// add-endpoint (checked first: it must answer)
     Use { model: String },
-    /// Add (or replace) an OpenAI-compatible server as a language model: llama.cpp's
-    /// llama-server, vLLM, Ollama, LM Studio. Kept in the config file, readable by you only
+    /// Add (or replace) an OpenAI-compatible server as a language model (or, with `lectern
+    /// embedding switch endpoint:NAME`, an embedding model): llama.cpp's llama-server, vLLM,
+    /// Ollama, LM Studio. Kept in the config file, readable by you only
     AddEndpoint {
         name: String,
         /// The server's OpenAI API root, such as http://gpu-box:8080/v1
@@ -290,6 +291,9 @@ enum ModelsCommand {
         /// The server's context window in tokens
         #[arg(long, default_value_t = lectern::llm::DEFAULT_ENDPOINT_CTX)]
         n_ctx: usize,
+        /// Seconds to wait for the server to start answering, and between any two pieces
+        #[arg(long, default_value_t = lectern::llm::DEFAULT_ENDPOINT_TIMEOUT_S)]
+        timeout: u64,
     },
     /// The endpoints, each asked for its models (connected, or why not)
     Endpoints,
@@ -317,7 +321,9 @@ enum ModelsCommand {
 enum EmbeddingCommand {
     /// The embedding models, which is in use, and any switch left unfinished
     List,
-    /// Re-embed every passage with MODEL, then use it (Ctrl-C stops; running it again resumes)
+    /// Re-embed every passage with MODEL (a model `list` shows, or `endpoint:NAME` for a
+    /// server added with `lectern models add-endpoint` that serves /v1/embeddings), then use
+    /// it (Ctrl-C stops; running it again resumes)
     Use { model: String },
     /// Drop an unfinished switch and the vectors it made
     Abandon,

@@ -51,7 +51,7 @@ pub async fn retrieval(library: &Library, e: RetrievalEval<'_>, out: &Out) -> Re
         models_dir: library.paths().models_dir.clone(),
     };
     let result = async {
-        let model = embedding_model.unwrap_or_else(|| library.embedding_spec().id.into());
+        let model = embedding_model.unwrap_or_else(|| library.embedding().id());
         lectern::embed::embedding_model_spec(&model)?;
         let throwaway = Library::open_with_embedding_model(paths, &model).await?;
         throwaway

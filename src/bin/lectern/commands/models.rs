@@ -37,6 +37,7 @@ pub async fn run(library: &Library, command: ModelsCommand, out: &Out) -> Result
             model,
             api_key_env,
             n_ctx,
+            timeout,
         } => {
             let api_key = match api_key_env {
                 Some(var) => Some(std::env::var(&var).map_err(|_| {
@@ -50,6 +51,7 @@ pub async fn run(library: &Library, command: ModelsCommand, out: &Out) -> Result
                 model,
                 api_key,
                 n_ctx,
+                timeout_s: timeout,
             })?;
             out.done(&format!(
                 "added the endpoint {name}; `lectern models use endpoint:{name}` selects it"

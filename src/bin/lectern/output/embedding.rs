@@ -8,10 +8,10 @@ impl Out {
     pub fn embedding_choice(&self, c: &EmbeddingChoice) {
         if self.json {
             self.line(&serde_json::json!({
-                "id": c.spec.id,
-                "label": c.spec.label,
-                "about": c.spec.about,
-                "dims": c.spec.dims,
+                "id": c.id,
+                "label": c.label,
+                "about": c.about,
+                "dims": c.dims,
                 "installed": c.installed,
                 "active": c.active,
             }));
@@ -19,8 +19,8 @@ impl Out {
             println!(
                 "{} {}  {}{}",
                 if c.active { "*" } else { " " },
-                c.spec.id,
-                c.spec.about,
+                c.id,
+                c.about,
                 if c.installed {
                     ""
                 } else {

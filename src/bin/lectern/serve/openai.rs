@@ -64,7 +64,7 @@ pub async fn models(State(server): State<Shared>) -> Result<Json<Value>, ApiErro
         })
         .collect();
     data.push(json!({
-        "id": library.embedding_spec().id,
+        "id": library.embedding().id(),
         "object": "model",
         "created": 0,
         "owned_by": "lectern",
@@ -483,21 +483,22 @@ pub async fn embeddings(
 ) -> Result<Json<Value>, ApiError> {
     let request: EmbeddingRequest = parse_body(body)?;
     let library = server.session.library();
-    let spec = library.embedding_spec();
-    if request.model != spec.id {
+    let model = library.embedding();
+    let model_id = model.id();
+    if request.model != model_id {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             ErrorCode::NotFound.as_str(),
             format!(
                 "no embedding model {:?}: this library embeds with {}",
-                request.model, spec.id
+                request.model, model_id
             ),
         ));
     }
-    if request.dimensions.is_some_and(|d| d != spec.dims) {
+    if request.dimensions.is_some_and(|d| d != model.dims()) {
         return Err(ApiError::invalid(format!(
-            "{} gives {} dimensions; it cannot give others",
-            spec.id, spec.dims
+            "{model_id} gives {} dimensions; it cannot give others",
+            model.dims()
         )));
     }
     let texts = match request.input {
@@ -536,7 +537,7 @@ pub async fn embeddings(
     Ok(Json(json!({
         "object": "list",
         "data": data,
-        "model": spec.id,
+        "model": model_id,
         // Words, not tokens: counting tokens would load the tokenizer for a figure no client
         // bills by here.
         "usage": { "prompt_tokens": n_tokens, "total_tokens": n_tokens },

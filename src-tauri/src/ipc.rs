@@ -592,6 +592,52 @@ impl AnswerEvalView {
     }
 }
 
+/// An OpenAI-compatible server as a language model (or embedding model), as Settings lists
+/// it. The API key never crosses to the window: only whether one is kept.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct EndpointView {
+    pub name: String,
+    pub base_url: String,
+    pub model: String,
+    pub n_ctx: u32,
+    pub timeout_s: u32,
+    pub has_api_key: bool,
+    /// Answers use it.
+    pub selected: bool,
+}
+
+impl EndpointView {
+    pub fn new(endpoint: &lectern::llm::Endpoint, selected: bool) -> Self {
+        Self {
+            name: endpoint.name.clone(),
+            base_url: endpoint.base_url.clone(),
+            model: endpoint.model.clone(),
+            n_ctx: count(endpoint.n_ctx),
+            timeout_s: u32::try_from(endpoint.timeout_s).unwrap_or(u32::MAX),
+            has_api_key: endpoint.api_key.is_some(),
+            selected,
+        }
+    }
+}
+
+/// An endpoint to add, as the Settings form fills it in; blank optional fields take the
+/// defaults.
+#[derive(Debug, Clone, Deserialize, Type)]
+pub struct NewEndpoint {
+    pub name: String,
+    pub base_url: String,
+    pub model: String,
+    pub api_key: Option<String>,
+    pub n_ctx: Option<u32>,
+    pub timeout_s: Option<u32>,
+}
+
+/// An endpoint answered: the models it lists.
+#[derive(Debug, Clone, Serialize, Type)]
+pub struct EndpointCheckView {
+    pub models: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Type)]
 pub struct ModelView {
     pub file_name: String,

@@ -36,6 +36,20 @@ impl Library {
         models::selected(&self.db, &self.paths.models_dir).await
     }
 
+    /// The stored choice of language model (a file, a path or `endpoint:NAME`), as it is.
+    pub(super) async fn model_choice(&self) -> Result<Option<String>> {
+        Ok(self.db.setting(models::MODEL_SETTING).await?)
+    }
+
+    /// Puts back a choice read by [`Library::model_choice`].
+    pub(super) async fn restore_model_choice(&self, choice: Option<String>) -> Result<()> {
+        match choice {
+            Some(choice) => self.db.set_setting(models::MODEL_SETTING, &choice).await?,
+            None => self.db.delete_setting(models::MODEL_SETTING).await?,
+        }
+        Ok(())
+    }
+
     /// Makes `model` (a file in the models folder, or a path) the one answers use, after
     /// reading its header. It is not loaded here: see [`super::Session::select_model`].
     pub async fn select_model(&self, model: &str) -> Result<(PathBuf, GgufInfo)> {

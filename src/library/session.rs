@@ -118,10 +118,35 @@ impl Session {
 
     /// Makes `file_name` the model answers use and loads it now, so that a model that cannot
     /// load is reported here rather than at the next question. On failure the model that
-    /// worked stays selected.
+    /// worked (a file or an endpoint) stays selected.
     pub async fn select_model(&self, file_name: &str) -> Result<()> {
-        let previous = self.library.selected_model().await.ok();
+        let previous = self.library.model_choice().await?;
         self.library.select_model(file_name).await?;
+        self.load_selected(previous).await
+    }
+
+    /// Makes the endpoint `name` the model answers use, once it answers; as
+    /// [`Session::select_model`].
+    pub async fn select_endpoint(&self, name: &str) -> Result<super::EndpointCheck> {
+        let previous = self.library.model_choice().await?;
+        let check = self.library.select_endpoint(name).await?;
+        self.load_selected(previous).await?;
+        Ok(check)
+    }
+
+    /// Removes an endpoint; when answers used it, the next one loads the default model.
+    pub async fn remove_endpoint(&self, name: &str) -> Result<()> {
+        let was_selected = self.library.selected_endpoint().await?.as_deref() == Some(name);
+        self.library.remove_endpoint(name).await?;
+        if was_selected {
+            *self.llm.lock().await = None;
+        }
+        Ok(())
+    }
+
+    /// Loads the model just selected in place of the loaded one; when it cannot load, puts
+    /// `previous` (the choice as stored before) back.
+    async fn load_selected(&self, previous: Option<String>) -> Result<()> {
         let mut slot = self.llm.lock().await;
         *slot = None;
         match self.library.llm(None).await {
@@ -130,12 +155,7 @@ impl Session {
                 Ok(())
             }
             Err(e) => {
-                if let Some(previous) = previous {
-                    let _ = self
-                        .library
-                        .select_model(&previous.display().to_string())
-                        .await;
-                }
+                let _ = self.library.restore_model_choice(previous).await;
                 Err(e)
             }
         }

@@ -93,6 +93,63 @@ impl Drop for Stoppable {
     }
 }
 
+/// llama.cpp's `llama-server` (built by `scripts/setup.sh --test-servers`) serving SmolLM2 on
+/// a free loopback port; returns it with its OpenAI API root.
+async fn start_llama_server() -> (Stoppable, String) {
+    let binary = std::env::var_os("LECTERN_LLAMA_SERVER").map_or_else(
+        || {
+            let cache = std::env::var_os("XDG_CACHE_HOME").map_or_else(
+                || PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache"),
+                PathBuf::from,
+            );
+            cache.join("lectern/llama-server/build/bin/llama-server")
+        },
+        PathBuf::from,
+    );
+    assert!(
+        binary.exists(),
+        "{} missing: run scripts/setup.sh --test-servers",
+        binary.display()
+    );
+    let model = lectern::Paths::resolve(None)
+        .models_dir
+        .join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    let port = free_port();
+    let child = Stoppable(
+        Command::new(binary)
+            .arg("-m")
+            .arg(model)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["-c", "4096", "-t", "2", "-np", "1", "--no-webui"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start llama-server"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let healthy = tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let Ok(mut socket) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+                return false;
+            };
+            let mut response = String::new();
+            socket
+                .write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                .is_ok()
+                && socket.read_to_string(&mut response).is_ok()
+                && response.starts_with("HTTP/1.1 200")
+        })
+        .await
+        .expect("health check");
+        if healthy {
+            return (child, format!("http://127.0.0.1:{port}/v1"));
+        }
+        assert!(Instant::now() < deadline, "llama-server never became ready");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -614,6 +671,58 @@ async fn a_new_user_drops_a_pdf_and_gets_a_cited_answer() {
     .await;
     s.shot("model-switched").await;
 
+    // A llama-server on loopback, added in settings and made the model answers use: a
+    // question in a new chat is answered through it, from the same passages.
+    let (_llama_server, llama_url) = start_llama_server().await;
+    s.type_into("[aria-label='Server name']", "e2e").await;
+    s.type_into("[aria-label='Server URL']", &llama_url).await;
+    s.type_into("[aria-label='Model name']", "smollm2").await;
+    s.click("[data-testid=endpoint-form] button[type=submit]")
+        .await;
+    s.until(
+        "the added server to answer its test",
+        Duration::from_secs(30),
+        "return document.querySelector('[data-testid=endpoint-check]')?.textContent.startsWith('connected')",
+    )
+    .await;
+    s.click("[data-testid=endpoint-option][data-name='e2e']")
+        .await;
+    s.until(
+        "the server to be the model answers use",
+        Duration::from_secs(30),
+        "const o = document.querySelector(\"[data-testid=endpoint-option][data-name='e2e']\"); \
+         return o !== null && o.checked && \
+         document.querySelector('[role=status]')?.textContent.includes('on e2e')",
+    )
+    .await;
+    s.shot("endpoint-selected").await;
+    s.click("[aria-label='Close settings']").await;
+    s.click(".new-chat").await;
+    s.type_into("[data-testid=question]", QUESTION).await;
+    s.type_into("[data-testid=question]", "\u{E007}").await;
+    s.until(
+        "the answer through the server",
+        Duration::from_secs(180),
+        "const a = [...document.querySelectorAll('[data-testid=answer]')].pop(); \
+         return a !== undefined && a.querySelector('.answer-meta').textContent.includes('smollm2 (e2e)')",
+    )
+    .await;
+    let sources = s
+        .eval(
+            "const a = [...document.querySelectorAll('[data-testid=answer]')].pop(); \
+             return [...a.querySelectorAll('.sources .source')].map(b => b.textContent)",
+        )
+        .await;
+    s.shot("endpoint-answer").await;
+    let sources = sources.as_array().expect("sources").clone();
+    assert!(
+        sources
+            .iter()
+            .any(|t| t.as_str().is_some_and(|t| t.contains(DEBIAN_FAQ))),
+        "the answer through the server lists no page of the FAQ: {sources:?}"
+    );
+    s.click("[data-testid=open-settings]").await;
+
     // The embedding model, switched in settings after a confirmation: every passage is
     // re-embedded in the background, then the new model's index replaces the old.
     s.click(&format!(
@@ -640,7 +749,7 @@ async fn a_new_user_drops_a_pdf_and_gets_a_cited_answer() {
     let n_chats = s
         .eval("return document.querySelectorAll('.chat-list .chat-title').length")
         .await;
-    assert_eq!(n_chats, json!(2), "both chats kept");
+    assert_eq!(n_chats, json!(3), "every chat kept");
     s.click(".chat-list li:last-child .chat-title").await;
     s.wait_for(
         "[data-testid=answer] [data-testid=citation]",

@@ -62,6 +62,18 @@ export const commands = {
 	selectModel: (fileName: string) => typedError<null, IpcError>(__TAURI_INVOKE("select_model", { fileName })),
 	/**  Copies a GGUF file into the models folder after checking its header. */
 	importModel: (path: string) => typedError<ModelView, IpcError>(__TAURI_INVOKE("import_model", { path })),
+	listEndpoints: () => typedError<EndpointView[], IpcError>(__TAURI_INVOKE("list_endpoints")),
+	/**
+	 *  Adds an endpoint (or replaces the one of the same name) to the config file, which only
+	 *  the user can read; returns them all.
+	 */
+	addEndpoint: (endpoint: NewEndpoint) => typedError<EndpointView[], IpcError>(__TAURI_INVOKE("add_endpoint", { endpoint })),
+	/**  Asks the endpoint for its models: "connected, 3 models", or why not. */
+	checkEndpoint: (name: string) => typedError<EndpointCheckView, IpcError>(__TAURI_INVOKE("check_endpoint", { name })),
+	/**  Makes the endpoint the model answers use, once it answers. */
+	selectEndpoint: (name: string) => typedError<EndpointCheckView, IpcError>(__TAURI_INVOKE("select_endpoint", { name })),
+	/**  Removes an endpoint; answers that used it go back to the default model. */
+	removeEndpoint: (name: string) => typedError<EndpointView[], IpcError>(__TAURI_INVOKE("remove_endpoint", { name })),
 	getSettings: () => typedError<SettingsView, IpcError>(__TAURI_INVOKE("get_settings")),
 	/**  Checks and stores one setting (see [`SettingValue::key`]); returns them all. */
 	setSetting: (key: string, value: string) => typedError<SettingsView, IpcError>(__TAURI_INVOKE("set_setting", { key, value })),
@@ -200,7 +212,8 @@ export type EmbeddingModelView = {
 	id: string,
 	label: string,
 	about: string,
-	dims: number,
+	/**  Unknown for an endpoint until its vectors are in use. */
+	dims: number | null,
 	installed: boolean,
 	active: boolean,
 };
@@ -213,6 +226,26 @@ export type EmbeddingView = {
 	job_id: number | null,
 	/**  Passages in all collections: what a switch re-embeds. */
 	n_chunks: number,
+};
+
+/**  An endpoint answered: the models it lists. */
+export type EndpointCheckView = {
+	models: string[],
+};
+
+/**
+ *  An OpenAI-compatible server as a language model (or embedding model), as Settings lists
+ *  it. The API key never crosses to the window: only whether one is kept.
+ */
+export type EndpointView = {
+	name: string,
+	base_url: string,
+	model: string,
+	n_ctx: number,
+	timeout_s: number,
+	has_api_key: boolean,
+	/**  Answers use it. */
+	selected: boolean,
 };
 
 /**  The cases the UI branches on; everything else is `other` with its message. */
@@ -304,6 +337,19 @@ export type ModelView = {
 	selected: boolean,
 	/**  Why the file cannot be used, when it cannot. */
 	problem: string | null,
+};
+
+/**
+ *  An endpoint to add, as the Settings form fills it in; blank optional fields take the
+ *  defaults.
+ */
+export type NewEndpoint = {
+	name: string,
+	base_url: string,
+	model: string,
+	api_key: string | null,
+	n_ctx: number | null,
+	timeout_s: number | null,
 };
 
 export type PassageView = {

@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo bench --bench scale -- embed N            # embed a run's passages into a resumable cache
 //! cargo bench --bench scale -- run N [M EF_CONSTRUCTION] [EF_SEARCH,...] [KEYWORD_ROW_BUDGET,...]
+//! cargo bench --bench scale -- exact N,...     # exact search against the graph, synthetic vectors
 //! ```
 //! Passages are taken evenly spread over the file (every source is represented at any N).
 //! Embeddings are cached in `~/.cache/lectern/scale` so runs with other parameters reuse them.
@@ -247,6 +248,85 @@ fn load(n: usize, repeat: usize) {
     });
 }
 
+/// Search latency of the exact scan small collections get against the HNSW graph at the
+/// default ef_search, on N pseudo-random unit vectors (the scan's cost does not depend on
+/// what the vectors mean), 200 queries each.
+fn exact(sizes: &[usize]) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        println!("| passages | exact p50 ms | exact p90 ms | graph p50 ms | graph p90 ms |");
+        println!("|---:|---:|---:|---:|---:|");
+        for &n in sizes {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let db = Db::open(&dir.path().join("lectern.db")).await.expect("db");
+            let collection = db.create_collection("c").await.expect("collection").id;
+            let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+            let mut unit = || {
+                let v: Vec<f32> = (0..DIMS)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+                    })
+                    .collect();
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.into_iter().map(|x| x / norm).collect::<Vec<f32>>()
+            };
+            let chunks = (0..n)
+                .map(|_| NewChunk {
+                    first_page: None,
+                    last_page: None,
+                    char_start: 0,
+                    char_end: 0,
+                    n_tokens: 0,
+                    text: String::new(),
+                    embedding: unit(),
+                })
+                .collect();
+            db.replace_document(&NewDocument {
+                collection_id: collection,
+                name: "synthetic".into(),
+                source_path: "/synthetic".into(),
+                format: DocFormat::Text,
+                content_hash: "synthetic".into(),
+                byte_len: 0,
+                n_pages: None,
+                embedding_model: "synthetic".into(),
+                chunks,
+            })
+            .await
+            .expect("store");
+            let queries: Vec<Vec<f32>> = (0..200).map(|_| unit()).collect();
+            let mut row = vec![n.to_string()];
+            for exact_up_to in [usize::MAX, 0] {
+                let params = IndexParams {
+                    exact_up_to,
+                    ..IndexParams::default()
+                };
+                let index_dir = dir.path().join(format!("index-{exact_up_to}"));
+                let (index, _) =
+                    lectern::index::CollectionIndex::open(index_dir, params, DIMS, &db, collection)
+                        .await
+                        .expect("index");
+                let mut times = Vec::new();
+                for query in &queries {
+                    let started = Instant::now();
+                    index
+                        .search(query.clone(), 30, params.ef_search)
+                        .await
+                        .expect("search");
+                    times.push(started.elapsed());
+                }
+                times.sort();
+                row.push(format!("{:.2}", percentile(&times, 0.5)));
+                row.push(format!("{:.2}", percentile(&times, 0.9)));
+            }
+            println!("| {} |", row.join(" | "));
+        }
+    });
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[idx].as_secs_f64() * 1000.0
@@ -465,8 +545,15 @@ fn main() {
                 .unwrap_or_else(|| vec![lectern::retrieve::KEYWORD_ROW_BUDGET]);
             run(n, params, &sweep, &budgets);
         }
+        Some("exact") => {
+            let sizes: Vec<usize> = args
+                .get(1)
+                .map(|s| s.split(',').map(|x| x.parse().expect("N")).collect())
+                .unwrap_or_else(|| vec![1_000, 5_000, 20_000]);
+            exact(&sizes);
+        }
         _ => eprintln!(
-            "usage: cargo bench --bench scale -- embed [N] | run N [M EF_CONSTRUCTION] [EF,...] [BUDGET,...]"
+            "usage: cargo bench --bench scale -- embed [N] | run N [M EF_CONSTRUCTION] [EF,...] [BUDGET,...] | exact N,..."
         ),
     }
 }

@@ -527,6 +527,13 @@ async fn a_new_user_drops_a_pdf_and_gets_a_cited_answer() {
         !passage.trim().is_empty(),
         "the cited passage is shown beside the page"
     );
+    // The passage's words are marked on the page itself, and scrolled into view.
+    s.until(
+        "the cited passage to be marked on its page",
+        Duration::from_secs(15),
+        "return document.querySelectorAll('[data-testid=viewer-highlight]').length > 0",
+    )
+    .await;
     s.shot("viewer").await;
     s.click("[data-testid=close-viewer]").await;
 
@@ -722,6 +729,15 @@ async fn a_new_user_drops_a_pdf_and_gets_a_cited_answer() {
         "the answer through the server lists no page of the FAQ: {sources:?}"
     );
     s.click("[data-testid=open-settings]").await;
+    // Its sections arrive one by one; a click before the last would land on a moving target.
+    s.until(
+        "the settings to load",
+        Duration::from_secs(20),
+        "return document.querySelector('#instruction') !== null && \
+         document.querySelector('[data-testid=endpoint-option]') !== null && \
+         document.querySelector('[data-testid=embedding-option]') !== null",
+    )
+    .await;
 
     // The embedding model, switched in settings after a confirmation: every passage is
     // re-embedded in the background, then the new model's index replaces the old.

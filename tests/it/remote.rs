@@ -131,8 +131,9 @@ fn lectern_command(data: &Path, config: &Path, json: bool, args: &[&str]) -> Com
     command
 }
 
-#[test]
-fn a_llama_server_answers_with_page_sources_and_its_failures_are_clear() {
+/// A fresh library (data and config folders in a temporary folder) with the paper in
+/// collection "Papers".
+fn library_with_paper() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let (data, config) = (dir.path().join("data"), dir.path().join("config"));
     let paper = shared_pdf(PAPER);
@@ -142,6 +143,12 @@ fn a_llama_server_answers_with_page_sources_and_its_failures_are_clear() {
         &["ingest", "-c", "Papers", &paper.to_string_lossy()],
     );
     assert_eq!(rc, 0);
+    (dir, data, config)
+}
+
+#[test]
+fn a_llama_server_answers_with_page_sources_and_its_failures_are_clear() {
+    let (dir, data, config) = library_with_paper();
 
     let mut server = LlamaServer::start();
     let url = server.url();
@@ -290,15 +297,7 @@ fn search(data: &Path, config: &Path, query: &str) -> (i32, Vec<serde_json::Valu
 
 #[test]
 fn a_servers_embeddings_replace_the_local_model_and_can_be_left_again() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (data, config) = (dir.path().join("data"), dir.path().join("config"));
-    let paper = shared_pdf(PAPER);
-    let (rc, _) = lectern(
-        &data,
-        &config,
-        &["ingest", "-c", "Papers", &paper.to_string_lossy()],
-    );
-    assert_eq!(rc, 0);
+    let (dir, data, config) = library_with_paper();
 
     // SmolLM2's mean-pooled states: 576 numbers, not MiniLM's 384, so the indexes change size.
     let mut server = LlamaServer::start_with(&[

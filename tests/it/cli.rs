@@ -249,3 +249,26 @@ fn reindex_reads_changed_sources_again_and_keeps_missing_ones() {
         (1, Some("not_found"))
     );
 }
+
+/// `lectern … | head`: the reader goes before the output is written, and the program ends
+/// quietly with success, where `println!` used to panic ("failed printing to stdout").
+#[test]
+fn a_closed_stdout_ends_the_program_quietly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for json in [true, false] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lectern"))
+            .args(["--data-dir", &dir.path().to_string_lossy()])
+            .args(if json { &["--json"][..] } else { &[][..] })
+            .arg("settings")
+            .env("LECTERN_MODELS_DIR", models_dir())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run lectern");
+        drop(child.stdout.take());
+        let output = child.wait_with_output().expect("lectern ends");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+    }
+}

@@ -13,6 +13,18 @@ use lectern::retrieve::Passage;
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+/// `println!` that ends the program quietly when stdout is closed (`lectern … | head`), where
+/// `println!` would panic. The default SIGPIPE action would end it too, but would also kill it
+/// when an extraction worker's pipe breaks, so the write is checked instead.
+macro_rules! outln {
+    () => {
+        $crate::output::write_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_line(format_args!($($arg)*))
+    };
+}
+
 mod answer_eval;
 mod answers;
 mod embedding;
@@ -145,6 +157,40 @@ fn pages(first: Option<i64>, last: Option<i64>) -> String {
     }
 }
 
+/// Writes one line to stdout; see [`outln!`].
+pub fn write_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout
+        .write_fmt(line)
+        .and_then(|()| stdout.write_all(b"\n"));
+    if let Err(e) = written {
+        stop_on_closed_stdout(&e);
+    }
+}
+
+/// The reader of stdout has gone: nothing more can be shown, so the program ends as
+/// `Ctrl-C` would (what was stored stays stored). Other write errors are reported once.
+fn stop_on_closed_stdout(e: &std::io::Error) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("lectern: cannot write to stdout: {e}");
+    std::process::exit(1);
+}
+
+/// Writes an answer's piece as it streams; see [`outln!`].
+pub fn write_piece(piece: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(piece.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        stop_on_closed_stdout(&e);
+    }
+}
+
 impl Out {
     pub fn new(json: bool) -> Self {
         Self { json }
@@ -152,7 +198,7 @@ impl Out {
 
     fn line<T: Serialize>(&self, value: &T) {
         match serde_json::to_string(value) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => outln!("{s}"),
             Err(e) => eprintln!("lectern: cannot write JSON: {e}"),
         }
     }
@@ -184,7 +230,7 @@ impl Out {
         if self.json {
             self.line(&serde_json::json!({ "key": key, "value": value }));
         } else {
-            println!("{key} = {value}");
+            outln!("{key} = {value}");
         }
     }
 
@@ -198,11 +244,11 @@ impl Out {
             }));
         } else {
             match token_file {
-                Some(file) => println!(
+                Some(file) => outln!(
                     "listening on http://{address} (bearer token in {})",
                     file.display()
                 ),
-                None => println!("listening on http://{address} (no token)"),
+                None => outln!("listening on http://{address} (no token)"),
             }
         }
         use std::io::Write;
@@ -233,7 +279,7 @@ impl Out {
                 "status": status,
             }));
         } else {
-            println!(
+            outln!(
                 "{} endpoint:{} {} at {} ({status})",
                 if selected { "*" } else { " " },
                 endpoint.name,
@@ -253,7 +299,7 @@ impl Out {
         if self.json {
             self.line(&serde_json::json!({ "ok": true, "message": message }));
         } else {
-            println!("{message}");
+            outln!("{message}");
         }
     }
 
@@ -267,9 +313,11 @@ impl Out {
                 created_at: c.created_at,
             });
         } else {
-            println!(
+            outln!(
                 "{:<24} {:>5} documents {:>7} chunks",
-                c.name, c.n_documents, c.n_chunks
+                c.name,
+                c.n_documents,
+                c.n_chunks
             );
         }
     }
@@ -290,9 +338,12 @@ impl Out {
             });
         } else {
             let pages = d.n_pages.map_or_else(|| "-".to_owned(), |n| n.to_string());
-            println!(
+            outln!(
                 "{:>5}  {:<40} {:>5} pages {:>6} chunks",
-                d.id, d.name, pages, d.n_chunks
+                d.id,
+                d.name,
+                pages,
+                d.n_chunks
             );
         }
     }
@@ -317,11 +368,13 @@ impl Out {
                 (Some(a), _) => format!("page {a}"),
                 _ => String::new(),
             };
-            println!(
+            outln!(
                 "── chunk {} · {} · {} tokens",
-                c.chunk_idx, pages, c.n_tokens
+                c.chunk_idx,
+                pages,
+                c.n_tokens
             );
-            println!("{}\n", c.text);
+            outln!("{}\n", c.text);
         }
     }
 
@@ -330,9 +383,9 @@ impl Out {
             self.line(&SearchJson::new(query, hits));
             return;
         }
-        println!("? {query}");
+        outln!("? {query}");
         if hits.is_empty() {
-            println!("  (nothing found)");
+            outln!("  (nothing found)");
         }
         for (i, p) in hits.iter().enumerate() {
             let snippet: String = p
@@ -343,16 +396,16 @@ impl Out {
                 .chars()
                 .take(240)
                 .collect();
-            println!(
+            outln!(
                 "{:>3}. {} {} (score {:.4})",
                 i + 1,
                 p.document,
                 pages(p.first_page, p.last_page),
                 p.score
             );
-            println!("     {snippet}");
+            outln!("     {snippet}");
         }
-        println!();
+        outln!();
     }
 
     pub fn eval_report(&self, r: &EvalReport) {
@@ -381,7 +434,7 @@ impl Out {
             });
             return;
         }
-        println!(
+        outln!(
             "{} passages indexed in {:.1} s; query embedding {:.1} ms per query",
             r.n_passages,
             r.index_time.as_secs_f64(),
@@ -392,7 +445,7 @@ impl Out {
                 Some(w) => format!("{} (keyword weight {w})", m.mode.as_str()),
                 None => m.mode.as_str().to_owned(),
             };
-            println!(
+            outln!(
                 "{:<8} queries {:>4}  recall@{k} {:.3}  success@{k} {:.3}  nDCG@10 {:.3}  MRR@10 {:.3}  search {:.1} ms",
                 label,
                 m.n_queries,
@@ -430,10 +483,10 @@ impl Out {
             .map(|n| format!("{n} pages, "))
             .unwrap_or_default();
         match (&o.status, &o.error) {
-            (FileStatus::Indexed, _) => println!("indexed  {name} ({pages}{} chunks)", o.n_chunks),
-            (FileStatus::Skipped, _) => println!("skipped  {name} (already in the collection)"),
-            (FileStatus::Failed, Some(e)) => println!("failed   {e} [{}]", e.code()),
-            (FileStatus::Failed, None) => println!("failed   {name}"),
+            (FileStatus::Indexed, _) => outln!("indexed  {name} ({pages}{} chunks)", o.n_chunks),
+            (FileStatus::Skipped, _) => outln!("skipped  {name} (already in the collection)"),
+            (FileStatus::Failed, Some(e)) => outln!("failed   {e} [{}]", e.code()),
+            (FileStatus::Failed, None) => outln!("failed   {name}"),
         }
     }
 

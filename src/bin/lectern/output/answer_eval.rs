@@ -81,37 +81,42 @@ impl Out {
             self.line(&serde_json::json!({ "model": r.model, "k": k, "totals": t }));
             return;
         }
-        println!("model {}  k = {k}  {} questions", r.model, t.n_questions);
-        println!(
+        outln!("model {}  k = {k}  {} questions", r.model, t.n_questions);
+        outln!(
             "  gold page cited        {:.3}  ({} questions with a page)",
-            t.gold_page_cited, t.n_with_page
+            t.gold_page_cited,
+            t.n_with_page
         );
-        println!("  gold page in sources   {:.3}", t.gold_page_in_sources);
-        println!(
+        outln!("  gold page in sources   {:.3}", t.gold_page_in_sources);
+        outln!(
             "  content-word recall    {:.3}  (of the gold answer's first sentence)",
             t.recall
         );
-        println!(
+        outln!(
             "  content-word F1        {:.3}  (against the whole gold answer)",
             t.f1
         );
-        println!("  prompt echoes          {}", t.n_echoes);
-        println!("  answers without words  {}", t.n_without_words);
-        println!(
+        outln!("  prompt echoes          {}", t.n_echoes);
+        outln!("  answers without words  {}", t.n_without_words);
+        outln!(
             "  quoted from a passage  {}  (the model wrote only markers; recall of the others {:.3})",
-            t.n_quoted, t.recall_written
+            t.n_quoted,
+            t.recall_written
         );
-        println!("  answered \"not in the documents\"  {}", t.n_refused);
-        println!("  at the token limit     {}", t.n_at_token_limit);
-        println!(
+        outln!("  answered \"not in the documents\"  {}", t.n_refused);
+        outln!("  at the token limit     {}", t.n_at_token_limit);
+        outln!(
             "  answers with a marker moved {}, dropped {}; with a sentence no passage supports {}",
-            t.n_markers_moved, t.n_markers_dropped, t.n_with_unsupported
+            t.n_markers_moved,
+            t.n_markers_dropped,
+            t.n_with_unsupported
         );
-        println!(
+        outln!(
             "  off-topic refused      {:.3}  (of {})",
-            t.off_topic_refused, t.n_off_topic
+            t.off_topic_refused,
+            t.n_off_topic
         );
-        println!(
+        outln!(
             "  first token p50 {:.1} s, p90 {:.1} s; whole answer p50 {:.1} s; prompt tokens p50 {:.0}; generation p50 {:.1} tok/s",
             t.first_token_p50_ms / 1000.0,
             t.first_token_p90_ms / 1000.0,
@@ -120,7 +125,7 @@ impl Out {
             t.tokens_per_s_p50
         );
         if t.n_mostly_reused > 0 {
-            println!(
+            outln!(
                 "  answers with at least 80 % of the prompt already read (pre-read)  {}",
                 t.n_mostly_reused
             );

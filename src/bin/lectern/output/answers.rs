@@ -161,9 +161,7 @@ impl Out {
 
     pub fn answer_piece(&self, piece: &str) {
         if !self.json {
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(piece.as_bytes());
-            let _ = stdout.flush();
+            super::write_piece(piece);
         }
     }
 
@@ -181,25 +179,25 @@ impl Out {
             self.line(&json);
             return;
         }
-        println!();
+        outln!();
         if m.stopped() {
-            println!("(stopped)");
+            outln!("(stopped)");
         }
         if m.passages.is_empty() {
-            println!("\nNo passages were found in this collection.");
+            outln!("\nNo passages were found in this collection.");
         } else {
             if m.citations_matched {
-                println!("\nWith citations matched from its wording:\n{}", m.answer);
+                outln!("\nWith citations matched from its wording:\n{}", m.answer);
             }
             if m.quoted {
-                println!(
+                outln!(
                     "\nThe model only pointed to a passage; quoted from it:\n{}",
                     m.answer
                 );
             }
-            println!("\nSources:");
+            outln!("\nSources:");
             for p in &m.passages {
-                println!(
+                outln!(
                     "  [{}] {}{}{}",
                     p.n,
                     p.document,
@@ -228,7 +226,7 @@ impl Out {
                 "id": c.id, "collection_id": c.collection_id, "title": c.title, "created_at": c.created_at
             }));
         } else {
-            println!("{:>5}  {}", c.id, c.title);
+            outln!("{:>5}  {}", c.id, c.title);
         }
     }
 
@@ -236,21 +234,21 @@ impl Out {
         if self.json {
             self.line(&answer_json(m, m.citations(), false));
         } else {
-            println!("#{} Q: {}", m.id, m.question);
-            println!(
+            outln!("#{} Q: {}", m.id, m.question);
+            outln!(
                 "A: {}{}",
                 m.answer,
                 if m.stopped() { " (stopped)" } else { "" }
             );
             for p in m.citations() {
-                println!(
+                outln!(
                     "   [{}] {}, {}",
                     p.n,
                     p.document,
                     pages(p.first_page, p.last_page)
                 );
             }
-            println!();
+            outln!();
         }
     }
 
@@ -277,11 +275,11 @@ impl Out {
             }));
         } else {
             let tag = |d: bool| if d { " (default)" } else { "" };
-            println!(
+            outln!(
                 "instruction{}:\n  {instruction}",
                 tag(parts.instruction.is_none())
             );
-            println!(
+            outln!(
                 "output indicator{}:\n  {indicator}",
                 tag(parts.output_indicator.is_none())
             );
@@ -305,7 +303,7 @@ impl Out {
             (Err(reason), true) => self.line(&serde_json::json!({
                 "file": e.file_name, "path": e.path, "error": reason.to_string(), "selected": selected,
             })),
-            (Ok(i), false) => println!(
+            (Ok(i), false) => outln!(
                 "{} {}  {} · {} · {} params · {} · ctx {} · {}",
                 if selected { "*" } else { " " },
                 e.file_name,
@@ -320,7 +318,7 @@ impl Out {
                     "no chat template (fallback prompt)"
                 }
             ),
-            (Err(reason), false) => println!("  {}  unreadable: {reason}", e.file_name),
+            (Err(reason), false) => outln!("  {}  unreadable: {reason}", e.file_name),
         }
     }
 

@@ -16,7 +16,7 @@ impl Out {
                 "active": c.active,
             }));
         } else {
-            println!(
+            outln!(
                 "{} {}  {}{}",
                 if c.active { "*" } else { " " },
                 c.id,
@@ -36,10 +36,13 @@ impl Out {
                 "pending": { "target": p.target, "n_done": p.n_done, "n_total": p.n_total }
             }));
         } else {
-            println!(
+            outln!(
                 "unfinished switch to {}: {} of {} passages re-embedded \
                  (`lectern embedding use {}` resumes, `lectern embedding abandon` drops it)",
-                p.target, p.n_done, p.n_total, p.target
+                p.target,
+                p.n_done,
+                p.n_total,
+                p.target
             );
         }
     }
@@ -90,11 +93,14 @@ impl Out {
                 "n_chunks": r.n_chunks, "n_collections": r.n_collections,
             }));
         } else if r.from == r.to {
-            println!("{} is already in use; nothing to do", r.to);
+            outln!("{} is already in use; nothing to do", r.to);
         } else {
-            println!(
+            outln!(
                 "now using {} ({} passages in {} collections; {} embedded by this run)",
-                r.to, r.n_chunks, r.n_collections, r.n_embedded
+                r.to,
+                r.n_chunks,
+                r.n_collections,
+                r.n_embedded
             );
         }
     }

@@ -26,8 +26,10 @@ pub struct RemoteEmbedder {
 }
 
 impl RemoteEmbedder {
-    /// Connects by embedding one short text, which also tells the vectors' size.
-    pub fn connect(endpoint: Endpoint) -> Result<Self, EmbedError> {
+    /// Connects by embedding one short text, which also tells the vectors' size. With
+    /// `stored_dims` (the size of the library's vectors from it), another size is refused:
+    /// the server now runs another model, and mixing the two would rank nonsense.
+    pub fn connect(endpoint: Endpoint, stored_dims: Option<usize>) -> Result<Self, EmbedError> {
         let mut embedder = Self {
             agent: http_agent(&endpoint),
             model_id: endpoint_model_id(&endpoint.name),
@@ -38,6 +40,13 @@ impl RemoteEmbedder {
         embedder.dims = probe[0].len();
         if embedder.dims == 0 {
             return Err(embedder.fail("it returned an empty vector"));
+        }
+        if let Some(stored) = stored_dims.filter(|&stored| stored != embedder.dims) {
+            return Err(embedder.fail(format!(
+                "it now returns vectors of {} dimensions, the stored ones have {stored}; \
+                 switch to it again to re-embed",
+                embedder.dims
+            )));
         }
         Ok(embedder)
     }

@@ -69,9 +69,14 @@ impl EmbedWorker {
     }
 
     /// Connects to an OpenAI-compatible server's `/v1/embeddings` on a new worker thread,
-    /// where its blocking HTTP calls belong.
-    pub fn remote(endpoint: crate::llm::Endpoint) -> Result<Self, EmbedError> {
-        Self::spawn(move || Ok(Box::new(RemoteEmbedder::connect(endpoint)?) as Box<dyn Embedder>))
+    /// where its blocking HTTP calls belong; see [`RemoteEmbedder::connect`] for `stored_dims`.
+    pub fn remote(
+        endpoint: crate::llm::Endpoint,
+        stored_dims: Option<usize>,
+    ) -> Result<Self, EmbedError> {
+        Self::spawn(move || {
+            Ok(Box::new(RemoteEmbedder::connect(endpoint, stored_dims)?) as Box<dyn Embedder>)
+        })
     }
 
     pub fn model_id(&self) -> &str {

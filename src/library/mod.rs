@@ -191,7 +191,7 @@ impl Library {
     pub fn ingester(&self, extractor: ExtractorConfig) -> Result<Ingester> {
         let active = self.active();
         let chunker = Chunker::new(self.embedding_model().tokenizer()?);
-        let embedder = self.checked_worker(&active.model)?;
+        let embedder = self.embed_worker(&active.model)?;
         Ok(Ingester::new(self.db.clone(), embedder, chunker, extractor)
             .with_indexes(active.indexes))
     }
@@ -199,30 +199,8 @@ impl Library {
     /// Loads the embedding model on its own thread and makes a [`Retriever`] over it.
     pub fn retriever(&self) -> Result<Retriever> {
         let active = self.active();
-        let embedder = self.checked_worker(&active.model)?;
+        let embedder = self.embed_worker(&active.model)?;
         Ok(Retriever::new(self.db.clone(), embedder, active.indexes))
-    }
-
-    /// The model in use on its thread, refused when an endpoint's vectors no longer have the
-    /// stored size (its server now runs another model): mixing the two would rank nonsense.
-    fn checked_worker(&self, model: &EmbeddingModel) -> Result<EmbedWorker> {
-        let worker = self.embed_worker(model)?;
-        if let EmbeddingModel::Endpoint { name, dims } = model
-            && *dims != 0
-            && worker.dims() != *dims
-        {
-            return Err(crate::error::EmbedError::Endpoint {
-                name: name.clone(),
-                url: String::new(),
-                reason: format!(
-                    "it now returns vectors of {} dimensions, the stored ones have {dims}; \
-                     switch to it again to re-embed",
-                    worker.dims()
-                ),
-            }
-            .into());
-        }
-        Ok(worker)
     }
 
     /// Loads the language model (`model` names one in the models folder or a path; `None` is
@@ -357,7 +335,10 @@ fn index_set(index_root: &Path, model: &EmbeddingModel) -> IndexSet {
 fn embed_worker(models_dir: &Path, model: &EmbeddingModel) -> Result<EmbedWorker> {
     Ok(match model {
         EmbeddingModel::Onnx(spec) => EmbedWorker::onnx(&ModelFiles::new(models_dir, spec.id))?,
-        EmbeddingModel::Endpoint { name, .. } => EmbedWorker::remote(Library::endpoint(name)?)?,
+        EmbeddingModel::Endpoint { name, dims } => {
+            // 0: a switch to it, which is what learns the size.
+            EmbedWorker::remote(Library::endpoint(name)?, (*dims != 0).then_some(*dims))?
+        }
     })
 }
 

@@ -190,6 +190,7 @@ async fn store(
             content_hash: p.id.clone(),
             byte_len: p.text.len() as i64,
             n_pages: None,
+            n_ocr_pages: 0,
             embedding_model: model_id.to_owned(),
             chunks: vec![NewChunk {
                 first_page: None,
@@ -199,6 +200,7 @@ async fn store(
                 n_tokens: 0,
                 text: p.text.clone(),
                 embedding: v.clone(),
+                ocr: false,
             }],
         })
         .await
@@ -282,6 +284,7 @@ fn exact(sizes: &[usize]) {
                     n_tokens: 0,
                     text: String::new(),
                     embedding: unit(),
+                    ocr: false,
                 })
                 .collect();
             db.replace_document(&NewDocument {
@@ -292,6 +295,7 @@ fn exact(sizes: &[usize]) {
                 content_hash: "synthetic".into(),
                 byte_len: 0,
                 n_pages: None,
+                n_ocr_pages: 0,
                 embedding_model: "synthetic".into(),
                 chunks,
             })

@@ -26,7 +26,11 @@ pub fn chunker(chunker: &Chunker, data: &[u8]) {
     let (format, rest) = format_of(data);
     let text = String::from_utf8_lossy(rest);
     let pages: Vec<String> = text.split('\u{c}').map(str::to_owned).collect();
-    let doc = DocumentText { format, pages };
+    let doc = DocumentText {
+        format,
+        pages,
+        ocr: Vec::new(),
+    };
     let full: Vec<char> = doc.pages.join("\n\n").chars().collect();
     let n_pages = doc.pages.len() as u32;
     for chunk in chunker.chunk(&doc) {

@@ -10,6 +10,8 @@ const COMMANDS: &[&str] = &[
     "delete_collection",
     "list_documents",
     "remove_document",
+    "list_ocr_languages",
+    "set_ocr_language",
     "start_ingest",
     "reindex_collection",
     "cancel_job",

@@ -141,10 +141,20 @@ pub enum IngestError {
     ParserCrashed { path: PathBuf, reason: String },
     #[error("{}: text extraction took longer than {secs} s and was stopped", path.display())]
     Timeout { path: PathBuf, secs: u64 },
-    #[error("{}: no text layer ({n_pages} pages of images?), OCR needed", path.display())]
-    NoTextLayer { path: PathBuf, n_pages: usize },
-    #[error("{}: the text layer is unreadable ({reason}); OCR needed", path.display())]
-    GarbledText { path: PathBuf, reason: String },
+    #[error("{}: no text in its {n_pages} pages: {ocr}", path.display())]
+    NoTextLayer {
+        path: PathBuf,
+        n_pages: usize,
+        /// Why OCR did not give it text.
+        ocr: String,
+    },
+    #[error("{}: the text layer is unreadable ({reason}): {ocr}", path.display())]
+    GarbledText {
+        path: PathBuf,
+        reason: String,
+        /// Why OCR did not replace it.
+        ocr: String,
+    },
     #[error("{}: the text extractor could not be started: {reason}", path.display())]
     ExtractorUnavailable { path: PathBuf, reason: String },
     #[error("{}: {source}", path.display())]

@@ -58,6 +58,12 @@ pub enum IngestEvent {
     Extracting {
         file_idx: usize,
     },
+    /// Pages of a PDF read by OCR so far, of those without usable text.
+    Ocr {
+        file_idx: usize,
+        n_done: usize,
+        n_pages: usize,
+    },
     Chunked {
         file_idx: usize,
         n_pages: Option<usize>,
@@ -134,7 +140,10 @@ struct Prepared {
     content_hash: String,
     byte_len: usize,
     n_pages: Option<usize>,
+    n_ocr_pages: usize,
     chunks: Vec<Chunk>,
+    /// Each chunk's pages include one read by OCR.
+    chunk_ocr: Vec<bool>,
 }
 
 enum Stage1 {
@@ -226,7 +235,15 @@ impl Ingester {
                 } else {
                     emit(IngestEvent::Extracting { file_idx });
                     match self
-                        .prepare(file_idx, path, collection_id, password, &mut t)
+                        .prepare(
+                            file_idx,
+                            path,
+                            collection_id,
+                            password,
+                            &emit,
+                            cancel,
+                            &mut t,
+                        )
                         .await
                     {
                         Ok(Stage1::Ready(p)) => {
@@ -301,12 +318,15 @@ impl Ingester {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn prepare(
         &self,
         file_idx: usize,
         path: &Path,
         collection_id: CollectionId,
         password: Option<&str>,
+        emit: &(impl Fn(IngestEvent) + Sync),
+        cancel: &CancelFlag,
         t: &mut StageTimings,
     ) -> Result<Stage1, IngestError> {
         let io_err = |source| IngestError::Io {
@@ -343,15 +363,45 @@ impl Ingester {
         }
 
         let clock = Instant::now();
-        let text = extract::extract(&self.extractor, path, format, password).await?;
+        let ocr_language = self
+            .db
+            .collection_by_id(collection_id)
+            .await
+            .map_err(store_err)?
+            .ocr_language;
+        let on_ocr = |n_done, n_pages| {
+            emit(IngestEvent::Ocr {
+                file_idx,
+                n_done,
+                n_pages,
+            });
+        };
+        let options = extract::ExtractOptions {
+            password,
+            ocr_language: Some(&ocr_language),
+            on_ocr: &on_ocr,
+            cancel: Some(cancel),
+        };
+        let text = extract::extract(&self.extractor, path, format, options).await?;
         t.extract += clock.elapsed();
 
         let clock = Instant::now();
         let chunker = Arc::clone(&self.chunker);
         let n_pages = text.is_paged().then_some(text.pages.len());
-        let chunks = tokio::task::spawn_blocking(move || chunker.chunk(&text))
-            .await
-            .map_err(|e| io_err(std::io::Error::other(e)))?;
+        let n_ocr_pages = text.n_ocr_pages();
+        let (chunks, chunk_ocr) = tokio::task::spawn_blocking(move || {
+            let chunks = chunker.chunk(&text);
+            let chunk_ocr = chunks
+                .iter()
+                .map(|c| match (c.first_page, c.last_page) {
+                    (Some(first), Some(last)) => (first..=last).any(|p| text.is_ocr_page(p)),
+                    _ => false,
+                })
+                .collect::<Vec<bool>>();
+            (chunks, chunk_ocr)
+        })
+        .await
+        .map_err(|e| io_err(std::io::Error::other(e)))?;
         t.chunk += clock.elapsed();
         if chunks.is_empty() {
             return Err(IngestError::Empty {
@@ -365,7 +415,9 @@ impl Ingester {
             content_hash,
             byte_len,
             n_pages,
+            n_ocr_pages,
             chunks,
+            chunk_ocr,
         }))
     }
 
@@ -420,12 +472,14 @@ impl Ingester {
             content_hash: p.content_hash.clone(),
             byte_len: to_i64(p.byte_len),
             n_pages: p.n_pages.map(to_i64),
+            n_ocr_pages: to_i64(p.n_ocr_pages),
             embedding_model: self.embedder.model_id().to_owned(),
             chunks: p
                 .chunks
                 .into_iter()
                 .zip(vectors)
-                .map(|(c, embedding)| NewChunk {
+                .zip(p.chunk_ocr)
+                .map(|((c, embedding), ocr)| NewChunk {
                     first_page: c.first_page.map(i64::from),
                     last_page: c.last_page.map(i64::from),
                     char_start: to_i64(c.char_start),
@@ -433,6 +487,7 @@ impl Ingester {
                     n_tokens: to_i64(c.n_tokens),
                     text: c.text,
                     embedding,
+                    ocr,
                 })
                 .collect(),
         };

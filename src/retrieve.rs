@@ -63,6 +63,8 @@ pub struct Passage {
     /// reads the best one to tell a question the collection is about from one it is not.
     pub similarity: Option<f32>,
     pub text: String,
+    /// Drawn from a page read by OCR: its words may be misread.
+    pub ocr: bool,
 }
 
 /// Finds passages in a library's collections.
@@ -245,6 +247,7 @@ impl Retriever {
                 first_page: p.first_page,
                 last_page: p.last_page,
                 text: p.text,
+                ocr: p.ocr,
             })
             .collect())
     }

@@ -155,6 +155,8 @@ pub struct CollectionView {
     pub name: String,
     pub n_documents: i64,
     pub n_chunks: i64,
+    /// Tesseract's code(s) its scanned pages are read in (`eng` unless set).
+    pub ocr_language: String,
 }
 
 impl From<Collection> for CollectionView {
@@ -164,6 +166,7 @@ impl From<Collection> for CollectionView {
             name: c.name,
             n_documents: c.n_documents,
             n_chunks: c.n_chunks,
+            ocr_language: c.ocr_language,
         }
     }
 }
@@ -175,6 +178,8 @@ pub struct DocumentView {
     pub path: String,
     pub format: DocFormat,
     pub n_pages: Option<i64>,
+    /// Pages whose text was read by OCR.
+    pub n_ocr_pages: i64,
     pub n_chunks: i64,
     pub byte_len: i64,
     /// Milliseconds since the epoch.
@@ -192,6 +197,7 @@ impl From<Document> for DocumentView {
             path: d.source_path,
             format: d.format.into(),
             n_pages: d.n_pages,
+            n_ocr_pages: d.n_ocr_pages,
             n_chunks: d.n_chunks,
             byte_len: d.byte_len,
             added_at: d.added_at,
@@ -264,6 +270,12 @@ pub enum IngestUpdate {
     Extracting {
         file_idx: u32,
     },
+    /// Pages read by OCR so far, of the PDF's pages without usable text.
+    Ocr {
+        file_idx: u32,
+        n_done: u32,
+        n_pages: u32,
+    },
     Chunked {
         file_idx: u32,
         n_pages: Option<u32>,
@@ -310,6 +322,15 @@ impl IngestUpdate {
             },
             IngestEvent::Extracting { file_idx } => Self::Extracting {
                 file_idx: count(file_idx),
+            },
+            IngestEvent::Ocr {
+                file_idx,
+                n_done,
+                n_pages,
+            } => Self::Ocr {
+                file_idx: count(file_idx),
+                n_done: count(n_done),
+                n_pages: count(n_pages),
             },
             IngestEvent::Chunked {
                 file_idx,
@@ -369,6 +390,8 @@ pub struct PassageView {
     pub last_page: Option<i64>,
     pub text: String,
     pub cited: bool,
+    /// Drawn from a page read by OCR: its words may be misread.
+    pub ocr: bool,
 }
 
 impl PassageView {
@@ -382,6 +405,7 @@ impl PassageView {
             last_page: p.last_page,
             text: p.text.clone(),
             cited: false,
+            ocr: p.ocr,
         }
     }
 }
@@ -396,6 +420,7 @@ impl From<&StoredPassage> for PassageView {
             last_page: p.last_page,
             text: p.text.clone(),
             cited: p.cited,
+            ocr: p.ocr,
         }
     }
 }

@@ -30,6 +30,8 @@ pub fn bindings() -> tauri_specta::Builder<tauri::Wry> {
             collections::delete_collection,
             collections::list_documents,
             collections::remove_document,
+            collections::list_ocr_languages,
+            collections::set_ocr_language,
             ingest::start_ingest,
             ingest::reindex_collection,
             ingest::cancel_job,

@@ -323,6 +323,7 @@ impl Answerer {
                     text: p.text.clone(),
                     score: p.score,
                     cited: cited.contains(&(i + 1)),
+                    ocr: p.ocr,
                 })
                 .collect(),
             citations_matched,

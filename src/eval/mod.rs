@@ -173,6 +173,7 @@ pub async fn ingest_corpus(
                 ),
                 byte_len: i64::try_from(entry.text.len()).unwrap_or(i64::MAX),
                 n_pages: None,
+                n_ocr_pages: 0,
                 embedding_model: embedder.model_id().to_owned(),
                 chunks: vec![NewChunk {
                     first_page: None,
@@ -182,6 +183,7 @@ pub async fn ingest_corpus(
                     n_tokens: 0,
                     text,
                     embedding,
+                    ocr: false,
                 }],
             })
             .await?;

@@ -2,16 +2,20 @@
 //! process, Markdown and plain text directly.
 
 mod isolate;
+pub mod ocr;
 mod pdf;
 
 use std::path::Path;
 
 use unicode_normalization::UnicodeNormalization;
 
-pub use isolate::{ExtractorConfig, WORKER_ARG, extract_pdf_isolated, run_worker};
-pub use pdf::{PdfFailure, extract_pages};
+pub use isolate::{
+    ExtractorConfig, PdfText, WORKER_ARG, extract_pdf_isolated, pages_needing_ocr, run_worker,
+};
+pub use pdf::{PdfFailure, PdfPages, extract_pages};
 
 use crate::error::IngestError;
+use crate::job::CancelFlag;
 use crate::store::DocFormat;
 
 /// A document's text. PDFs have one entry per page; other formats have a single entry and
@@ -20,11 +24,23 @@ use crate::store::DocFormat;
 pub struct DocumentText {
     pub format: DocFormat,
     pub pages: Vec<String>,
+    /// Which pages were read by OCR (a page past the end was not).
+    pub ocr: Vec<bool>,
 }
 
 impl DocumentText {
     pub fn is_paged(&self) -> bool {
         self.format == DocFormat::Pdf
+    }
+
+    /// Whether page `page` (1-based) was read by OCR.
+    pub fn is_ocr_page(&self, page: u32) -> bool {
+        let i = usize::try_from(page).unwrap_or(usize::MAX);
+        i > 0 && self.ocr.get(i - 1).copied().unwrap_or(false)
+    }
+
+    pub fn n_ocr_pages(&self) -> usize {
+        self.ocr.iter().filter(|&&o| o).count()
     }
 
     pub fn n_chars(&self) -> usize {
@@ -80,18 +96,52 @@ pub fn check_size(path: &Path, format: DocFormat, n_bytes: u64) -> Result<(), In
     }
 }
 
+/// How to read one file beyond its path and format.
+#[derive(Clone, Copy)]
+pub struct ExtractOptions<'a> {
+    pub password: Option<&'a str>,
+    /// Tesseract's language code(s) for pages without usable text; `None`: no OCR.
+    pub ocr_language: Option<&'a str>,
+    /// Hears `(pages done, of)` as OCR goes.
+    pub on_ocr: &'a (dyn Fn(usize, usize) + Sync),
+    pub cancel: Option<&'a CancelFlag>,
+}
+
+impl Default for ExtractOptions<'_> {
+    fn default() -> Self {
+        Self {
+            password: None,
+            ocr_language: Some(ocr::DEFAULT_LANGUAGE),
+            on_ocr: &|_, _| {},
+            cancel: None,
+        }
+    }
+}
+
 /// Extracts and normalises a document's text, and rejects text that is empty, unusable or
-/// too long. PDFs are read by the worker process; text files here (their size was checked).
+/// too long. PDFs are read by the worker process, with OCR of the pages that need it; text
+/// files here (their size was checked).
 pub async fn extract(
     config: &ExtractorConfig,
     path: &Path,
     format: DocFormat,
-    password: Option<&str>,
+    options: ExtractOptions<'_>,
 ) -> Result<DocumentText, IngestError> {
     match format {
         DocFormat::Pdf => {
-            let pages = extract_pdf_isolated(config, path, password).await?;
-            finish_pages(path, format, pages)
+            let never = CancelFlag::default();
+            let text = extract_pdf_isolated(
+                config,
+                path,
+                options.password,
+                options.ocr_language,
+                options.on_ocr,
+                options.cancel.unwrap_or(&never),
+            )
+            .await?;
+            let mut doc = finish_pages(path, format, text.pages, text.ocr_note.as_deref())?;
+            doc.ocr = text.ocr;
+            Ok(doc)
         }
         DocFormat::Markdown | DocFormat::Text => {
             let bytes = tokio::fs::read(path)
@@ -121,7 +171,7 @@ pub fn load_text(
         path: path.to_owned(),
         offset: e.utf8_error().valid_up_to(),
     })?;
-    finish_pages(path, format, vec![text])
+    finish_pages(path, format, vec![text], None)
 }
 
 /// Pages as extracted, made into a document's text: limited, normalised, checked.
@@ -129,6 +179,7 @@ fn finish_pages(
     path: &Path,
     format: DocFormat,
     pages: Vec<String>,
+    ocr_note: Option<&str>,
 ) -> Result<DocumentText, IngestError> {
     let n_bytes: usize = pages.iter().map(String::len).sum();
     // Bytes bound characters from above: only a long text pays for counting them.
@@ -146,8 +197,12 @@ fn finish_pages(
     if format == DocFormat::Pdf {
         pages.iter_mut().for_each(strip_page_numbers);
     }
-    check_text(path, format, &pages)?;
-    Ok(DocumentText { format, pages })
+    check_text(path, format, &pages, ocr_note)?;
+    Ok(DocumentText {
+        format,
+        pages,
+        ocr: Vec::new(),
+    })
 }
 
 /// NFKC (PDFs of Arabic-script text come out in presentation forms otherwise, and ligatures
@@ -224,7 +279,12 @@ fn strip_page_numbers(page: &mut String) {
     }
 }
 
-fn check_text(path: &Path, format: DocFormat, pages: &[String]) -> Result<(), IngestError> {
+fn check_text(
+    path: &Path,
+    format: DocFormat,
+    pages: &[String],
+    ocr_note: Option<&str>,
+) -> Result<(), IngestError> {
     let n_visible: usize = pages
         .iter()
         .map(|p| p.chars().filter(|c| !c.is_whitespace()).count())
@@ -244,12 +304,16 @@ fn check_text(path: &Path, format: DocFormat, pages: &[String]) -> Result<(), In
         return Err(IngestError::NoTextLayer {
             path: path.to_owned(),
             n_pages: pages.len(),
+            ocr: ocr_note
+                .unwrap_or("none of its pages has an image to read")
+                .to_owned(),
         });
     }
     if let Some(reason) = garbled_reason(pages) {
         return Err(IngestError::GarbledText {
             path: path.to_owned(),
             reason,
+            ocr: ocr_note.unwrap_or("OCR was not tried").to_owned(),
         });
     }
     Ok(())

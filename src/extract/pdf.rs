@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
-use lopdf::{Document, LoadOptions};
+use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 use pdf_extract::{MediaBox, OutputDev, OutputError, PlainTextOutput, Transform};
 
 /// Why a PDF could not be read, before the parent process attaches the file's path.
@@ -19,9 +19,17 @@ pub enum PdfFailure {
     ParserFailed(String),
 }
 
+/// A PDF's pages as its text layer has them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PdfPages {
+    pub texts: Vec<String>,
+    /// Whether each page draws an image: only such a page can hold text that OCR would find.
+    pub has_image: Vec<bool>,
+}
+
 /// Extracts the text of every page; a page the parser cannot read comes back empty rather
 /// than losing the pages after it.
-pub fn extract_pages(bytes: &[u8], password: Option<&str>) -> Result<Vec<String>, PdfFailure> {
+pub fn extract_pages(bytes: &[u8], password: Option<&str>) -> Result<PdfPages, PdfFailure> {
     if !bytes.starts_with(b"%PDF") && !bytes.windows(5).take(1024).any(|w| w == b"%PDF-") {
         return Err(PdfFailure::Malformed("no %PDF header".into()));
     }
@@ -47,18 +55,27 @@ pub fn extract_pages(bytes: &[u8], password: Option<&str>) -> Result<Vec<String>
             Err(e) => return Err(PdfFailure::ParserFailed(format!("cannot decrypt: {e}"))),
         }
     }
-    let page_numbers: Vec<u32> = doc.get_pages().keys().copied().collect();
-    if page_numbers.is_empty() {
+    let page_ids = doc.get_pages();
+    if page_ids.is_empty() {
         return Err(PdfFailure::Malformed("the document has no pages".into()));
     }
-    if let Some(pages) = all_pages_in_one_pass(&doc, page_numbers.len()) {
+    let has_image = page_ids
+        .values()
+        .map(|&id| catch_unwind(AssertUnwindSafe(|| page_has_image(&doc, id))).unwrap_or(false))
+        .collect();
+    let texts = page_texts(&doc, page_ids.keys().copied().collect())?;
+    Ok(PdfPages { texts, has_image })
+}
+
+fn page_texts(doc: &Document, page_numbers: Vec<u32>) -> Result<Vec<String>, PdfFailure> {
+    if let Some(pages) = all_pages_in_one_pass(doc, page_numbers.len()) {
         return Ok(pages);
     }
     let mut pages = Vec::with_capacity(page_numbers.len());
     let mut first_failure = None;
     let mut n_failed = 0;
     for page_num in page_numbers {
-        match catch_unwind(AssertUnwindSafe(|| page_text(&doc, page_num))) {
+        match catch_unwind(AssertUnwindSafe(|| page_text(doc, page_num))) {
             Ok(Ok(text)) => pages.push(text),
             Ok(Err(reason)) | Err(reason) => {
                 let reason = match reason.downcast::<String>() {
@@ -75,6 +92,43 @@ pub fn extract_pages(bytes: &[u8], password: Option<&str>) -> Result<Vec<String>
         return Err(PdfFailure::ParserFailed(first_failure.unwrap_or_default()));
     }
     Ok(pages)
+}
+
+/// Whether a page draws an image XObject, directly or inside a form (scanners wrap pages in
+/// forms). Inline images (`BI ... EI` in the content) are not looked for: scans do not use them.
+fn page_has_image(doc: &Document, page_id: ObjectId) -> bool {
+    let Ok((own, inherited)) = doc.get_page_resources(page_id) else {
+        return false;
+    };
+    own.into_iter()
+        .chain(
+            inherited
+                .iter()
+                .filter_map(|&id| doc.get_dictionary(id).ok()),
+        )
+        .any(|resources| resources_have_image(doc, resources, 0))
+}
+
+fn resources_have_image(doc: &Document, resources: &Dictionary, depth: usize) -> bool {
+    let Ok(xobjects) = doc.get_dict_in_dict(resources, b"XObject") else {
+        return false;
+    };
+    xobjects.iter().any(|(_, object)| {
+        let Ok(stream) = object
+            .as_reference()
+            .and_then(|id| doc.get_object(id))
+            .and_then(Object::as_stream)
+        else {
+            return false;
+        };
+        match stream.dict.get(b"Subtype").and_then(Object::as_name) {
+            Ok(b"Image") => true,
+            Ok(b"Form") if depth < 3 => doc
+                .get_dict_in_dict(&stream.dict, b"Resources")
+                .is_ok_and(|inner| resources_have_image(doc, inner, depth + 1)),
+            _ => false,
+        }
+    })
 }
 
 /// Every page's text from one pass of pdf-extract over the document. Its per-page entry point

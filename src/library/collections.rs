@@ -59,6 +59,33 @@ impl Library {
         Ok(self.db.rename_collection(id, new_name).await?)
     }
 
+    /// The OCR languages that can be chosen (Tesseract's codes, those installed); empty when
+    /// OCR is not installed.
+    pub async fn ocr_languages(&self) -> Result<Vec<String>> {
+        crate::job::blocking("listing OCR languages", || {
+            Ok(crate::extract::ocr::installed_languages())
+        })
+        .await
+    }
+
+    /// The language the collection's scanned pages are read in from now on (documents
+    /// already stored keep their text: re-index them to read them again). One installed
+    /// code, or several joined by `+` (`eng+deu`).
+    pub async fn set_ocr_language(&self, id: CollectionId, language: &str) -> Result<()> {
+        let language = language.trim();
+        let installed = self.ocr_languages().await?;
+        crate::extract::ocr::check_language(language, &installed).map_err(|e| {
+            let choices = if installed.is_empty() {
+                String::new()
+            } else {
+                format!("; installed: {}", installed.join(", "))
+            };
+            Error::InvalidInput(format!("{e}{choices}"))
+        })?;
+        let stored = (language != crate::extract::ocr::DEFAULT_LANGUAGE).then_some(language);
+        Ok(self.db.set_ocr_language(id, stored).await?)
+    }
+
     /// Deletes a collection with its documents, chats and index files.
     pub async fn delete_collection(&self, id: CollectionId) -> Result<()> {
         self.db.delete_collection(id).await?;

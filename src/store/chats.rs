@@ -29,6 +29,8 @@ pub struct StoredPassage {
     pub text: String,
     pub score: f32,
     pub cited: bool,
+    /// Drawn from a page read by OCR.
+    pub ocr: bool,
 }
 
 /// Measurements of one answer.
@@ -277,7 +279,8 @@ impl Db {
         for p in &message.passages {
             sqlx::query(
                 "INSERT INTO message_passages (message_id, n, chunk_id, document_id, document, \
-                 first_page, last_page, text, score, cited) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 first_page, last_page, text, score, cited, ocr) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(id)
             .bind(p.n)
@@ -289,6 +292,7 @@ impl Db {
             .bind(&p.text)
             .bind(p.score)
             .bind(p.cited)
+            .bind(p.ocr)
             .execute(&mut *tx)
             .await?;
         }
@@ -302,8 +306,8 @@ impl Db {
 
     async fn passages_of(&self, message_id: MessageId) -> Result<Vec<StoredPassage>, DbError> {
         Ok(sqlx::query_as::<_, StoredPassage>(
-            "SELECT n, chunk_id, document_id, document, first_page, last_page, text, score, cited \
-             FROM message_passages WHERE message_id = ? ORDER BY n",
+            "SELECT n, chunk_id, document_id, document, first_page, last_page, text, score, cited, \
+             ocr FROM message_passages WHERE message_id = ? ORDER BY n",
         )
         .bind(message_id)
         .fetch_all(self.pool())

@@ -13,6 +13,8 @@ pub struct Collection {
     pub created_at: i64,
     pub n_documents: i64,
     pub n_chunks: i64,
+    /// Tesseract's code(s) for pages read by OCR: `eng` unless set.
+    pub ocr_language: String,
 }
 
 impl Db {
@@ -34,6 +36,7 @@ impl Db {
                 created_at,
                 n_documents: 0,
                 n_chunks: 0,
+                ocr_language: crate::extract::ocr::DEFAULT_LANGUAGE.to_owned(),
             }),
             Err(e) if is_unique_violation(&e) => Err(DbError::CollectionExists(name.to_owned())),
             Err(e) => Err(e.into()),
@@ -54,7 +57,7 @@ impl Db {
         T: Send + for<'q> sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
     {
         let sql = format!(
-            "SELECT c.id, c.name, c.created_at, \
+            "SELECT c.id, c.name, c.created_at, c.ocr_language, \
                     COUNT(d.id) AS n_documents, COALESCE(SUM(d.n_chunks), 0) AS n_chunks \
              FROM collections c LEFT JOIN documents d ON d.collection_id = c.id \
              {filter} GROUP BY c.id ORDER BY c.name"
@@ -72,6 +75,9 @@ impl Db {
                     created_at: r.try_get("created_at")?,
                     n_documents: r.try_get("n_documents")?,
                     n_chunks: r.try_get("n_chunks")?,
+                    ocr_language: r
+                        .try_get::<Option<String>, _>("ocr_language")?
+                        .unwrap_or_else(|| crate::extract::ocr::DEFAULT_LANGUAGE.to_owned()),
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -118,6 +124,23 @@ impl Db {
             Err(e) if is_unique_violation(&e) => Err(DbError::CollectionExists(new.to_owned())),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Sets the OCR language of a collection's future ingests; `None` is the default.
+    pub async fn set_ocr_language(
+        &self,
+        id: CollectionId,
+        language: Option<&str>,
+    ) -> Result<(), DbError> {
+        let done = sqlx::query("UPDATE collections SET ocr_language = ? WHERE id = ?")
+            .bind(language)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NoSuchCollectionId(id));
+        }
+        Ok(())
     }
 
     /// Deletes a collection with all its documents and chunks, in one transaction.

@@ -45,6 +45,8 @@ pub struct Document {
     pub byte_len: i64,
     pub n_pages: Option<i64>,
     pub n_chunks: i64,
+    /// Pages whose text came from OCR.
+    pub n_ocr_pages: i64,
     pub embedding_model: String,
     pub added_at: i64,
 }
@@ -78,6 +80,8 @@ pub struct StoredChunk {
     pub char_end: i64,
     pub n_tokens: i64,
     pub text: String,
+    /// Drawn from a page read by OCR.
+    pub ocr: bool,
 }
 
 /// A document ready to be written, with all its chunks and their vectors.
@@ -90,6 +94,7 @@ pub struct NewDocument {
     pub content_hash: String,
     pub byte_len: i64,
     pub n_pages: Option<i64>,
+    pub n_ocr_pages: i64,
     pub embedding_model: String,
     pub chunks: Vec<NewChunk>,
 }
@@ -103,10 +108,11 @@ pub struct NewChunk {
     pub n_tokens: i64,
     pub text: String,
     pub embedding: Vec<f32>,
+    pub ocr: bool,
 }
 
 const DOCUMENT_COLUMNS: &str = "id, collection_id, name, source_path, format, content_hash, \
-     byte_len, n_pages, n_chunks, embedding_model, added_at";
+     byte_len, n_pages, n_chunks, n_ocr_pages, embedding_model, added_at";
 
 fn document_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Document, sqlx::Error> {
     Ok(Document {
@@ -119,6 +125,7 @@ fn document_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Document, sqlx::Er
         byte_len: row.try_get("byte_len")?,
         n_pages: row.try_get("n_pages")?,
         n_chunks: row.try_get("n_chunks")?,
+        n_ocr_pages: row.try_get("n_ocr_pages")?,
         embedding_model: row.try_get("embedding_model")?,
         added_at: row.try_get("added_at")?,
     })
@@ -226,8 +233,8 @@ impl Db {
             .await?;
         let document_id = sqlx::query(
             "INSERT INTO documents (collection_id, name, source_path, format, content_hash, \
-             byte_len, n_pages, n_chunks, embedding_model, added_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             byte_len, n_pages, n_chunks, n_ocr_pages, embedding_model, added_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(doc.collection_id)
         .bind(&doc.name)
@@ -237,6 +244,7 @@ impl Db {
         .bind(doc.byte_len)
         .bind(doc.n_pages)
         .bind(i64::try_from(doc.chunks.len()).unwrap_or(i64::MAX))
+        .bind(doc.n_ocr_pages)
         .bind(&doc.embedding_model)
         .bind(now_ms())
         .execute(&mut *tx)
@@ -246,7 +254,7 @@ impl Db {
         for (chunk_idx, chunk) in doc.chunks.iter().enumerate() {
             let chunk_id = sqlx::query(
                 "INSERT INTO chunks (document_id, chunk_idx, first_page, last_page, char_start, \
-                 char_end, n_tokens, text, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 char_end, n_tokens, text, embedding, ocr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(document_id)
             .bind(i64::try_from(chunk_idx).unwrap_or(i64::MAX))
@@ -257,6 +265,7 @@ impl Db {
             .bind(chunk.n_tokens)
             .bind(&chunk.text)
             .bind(embedding_to_blob(&chunk.embedding))
+            .bind(chunk.ocr)
             .execute(&mut *tx)
             .await?
             .last_insert_rowid();
@@ -294,7 +303,7 @@ impl Db {
     pub async fn chunks(&self, document_id: DocumentId) -> Result<Vec<StoredChunk>, DbError> {
         Ok(sqlx::query_as::<_, StoredChunk>(
             "SELECT id, document_id, chunk_idx, first_page, last_page, char_start, char_end, \
-             n_tokens, text FROM chunks WHERE document_id = ? ORDER BY chunk_idx",
+             n_tokens, text, ocr FROM chunks WHERE document_id = ? ORDER BY chunk_idx",
         )
         .bind(document_id)
         .fetch_all(&self.pool)

@@ -25,6 +25,7 @@ fn fixture(name: &str, format: DocFormat) -> DocumentText {
     DocumentText {
         format,
         pages: vec![normalize(&raw)],
+        ocr: Vec::new(),
     }
 }
 
@@ -64,6 +65,7 @@ fn chunks_fit_the_model_and_know_their_pages() {
     let doc = DocumentText {
         format: DocFormat::Pdf,
         pages,
+        ocr: Vec::new(),
     };
     let full = doc.pages.join("\n\n");
     let chunks = chunker.chunk(&doc);

@@ -264,6 +264,7 @@ async fn store_synthetic_document(
                 n_tokens: 3,
                 text: format!("synthetic passage {name} {chunk_idx}"),
                 embedding: v,
+                ocr: false,
             }
         })
         .collect();
@@ -277,6 +278,7 @@ async fn store_synthetic_document(
             content_hash: format!("{:016x}", next(rng)),
             byte_len: 10,
             n_pages: None,
+            n_ocr_pages: 0,
             embedding_model: lectern::embed::DEFAULT_MODEL.into(),
             chunks,
         })

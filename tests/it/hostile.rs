@@ -351,7 +351,9 @@ async fn every_shared_pdf_is_extracted_or_refused_with_a_reason() {
     for pdf in &pdfs {
         let name = pdf.file_name().and_then(|n| n.to_str()).expect("name");
         let clock = Instant::now();
-        match lectern::extract::extract(&extractor, pdf, lectern::store::DocFormat::Pdf, None).await
+        let options = lectern::extract::ExtractOptions::default();
+        match lectern::extract::extract(&extractor, pdf, lectern::store::DocFormat::Pdf, options)
+            .await
         {
             Ok(text) => {
                 n_extracted += 1;

@@ -39,6 +39,7 @@ async fn store_doc(
         content_hash: name.into(),
         byte_len: 0,
         n_pages: None,
+        n_ocr_pages: 0,
         embedding_model: "synthetic".into(),
         chunks: vectors
             .iter()
@@ -50,6 +51,7 @@ async fn store_doc(
                 n_tokens: 0,
                 text: name.into(),
                 embedding: v.clone(),
+                ocr: false,
             })
             .collect(),
     };

@@ -153,9 +153,6 @@ async fn every_bad_pdf_fails_with_its_own_reason_and_the_batch_goes_on() {
         ("enc_aes256_userpw_user.pdf", "password_required"),
         ("enc_libreoffice_openpassword.pdf", "password_required"),
         ("enc_rc4-128_userpw_asdfzxcv.pdf", "password_required"),
-        ("scan_congress-message.pdf", "no_text_layer"),
-        ("scan_huckfinn-c03-29.pdf", "no_text_layer"),
-        ("scan_linn-2col.pdf", "no_text_layer"),
         ("robust_ru_lshortru_garbled-textlayer.pdf", "garbled_text"),
     ];
     let mut inputs: Vec<PathBuf> = cases.iter().map(|(name, _)| shared_pdf(name)).collect();
@@ -163,6 +160,8 @@ async fn every_bad_pdf_fails_with_its_own_reason_and_the_batch_goes_on() {
     inputs.insert(5, asset("sample-lighthouses.pdf"));
     inputs.push(shared_pdf("enc_aes256_owner-only.pdf"));
     inputs.push(shared_pdf("scan_vicksburg-with-ocr-layer.pdf"));
+    // A scan is read by OCR (tests/it/ocr.rs).
+    inputs.push(shared_pdf("scan_huckfinn-c03-29.pdf"));
     let report = t.ingest(col, &inputs, None).await;
     assert_eq!(report.files.len(), inputs.len());
 
@@ -184,6 +183,7 @@ async fn every_bad_pdf_fails_with_its_own_reason_and_the_batch_goes_on() {
         "sample-lighthouses.pdf",
         "enc_aes256_owner-only.pdf",
         "scan_vicksburg-with-ocr-layer.pdf",
+        "scan_huckfinn-c03-29.pdf",
     ] {
         let outcome = report
             .files
@@ -202,7 +202,7 @@ async fn every_bad_pdf_fails_with_its_own_reason_and_the_batch_goes_on() {
         db.chunks(kept_id).await.expect("kept chunks").len(),
         kept.files[0].n_chunks
     );
-    assert_eq!(db.documents(col).await.expect("documents").len(), 4);
+    assert_eq!(db.documents(col).await.expect("documents").len(), 5);
     assert!(db.integrity_check().await.expect("integrity"));
 }
 

@@ -17,6 +17,7 @@ mod index;
 mod ingest;
 mod llm;
 mod models;
+mod ocr;
 mod paths;
 mod prompt;
 mod reembed;

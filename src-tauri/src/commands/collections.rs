@@ -63,3 +63,24 @@ pub async fn remove_document(
         .await?;
     Ok(doc.into())
 }
+
+/// The OCR languages installed (Tesseract's codes); empty when OCR is not installed.
+#[tauri::command]
+#[specta::specta]
+pub async fn list_ocr_languages(app: State<'_, Session>) -> IpcResult<Vec<String>> {
+    Ok(app.library().ocr_languages().await?)
+}
+
+/// The language the collection's scanned pages are read in from its next ingest on.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_ocr_language(
+    app: State<'_, Session>,
+    collection_id: i64,
+    language: String,
+) -> IpcResult<()> {
+    Ok(app
+        .library()
+        .set_ocr_language(CollectionId(collection_id), &language)
+        .await?)
+}

@@ -331,10 +331,24 @@ enum EmbeddingCommand {
 
 #[derive(Debug, Subcommand)]
 enum CollectionCommand {
-    Create { name: String },
+    Create {
+        name: String,
+    },
     List,
-    Rename { old: String, new: String },
-    Delete { name: String },
+    Rename {
+        old: String,
+        new: String,
+    },
+    Delete {
+        name: String,
+    },
+    /// Show or set the language the collection's scanned pages are read in by OCR
+    /// (Tesseract's code, e.g. eng, deu, or several joined by +); without a language, list
+    /// those installed
+    Ocr {
+        name: String,
+        language: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {

@@ -47,6 +47,7 @@ struct CollectionJson<'a> {
     documents: i64,
     chunks: i64,
     created_at: i64,
+    ocr_language: &'a str,
 }
 
 #[derive(Serialize)]
@@ -56,6 +57,7 @@ struct DocumentJson<'a> {
     path: &'a str,
     format: &'a str,
     pages: Option<i64>,
+    ocr_pages: i64,
     chunks: i64,
     bytes: i64,
     sha256: &'a str,
@@ -75,6 +77,7 @@ struct ChunkJson<'a> {
     char_end: i64,
     tokens: i64,
     text: &'a str,
+    ocr: bool,
 }
 
 #[derive(Serialize)]
@@ -97,6 +100,8 @@ pub struct HitJson<'a> {
     last_page: Option<i64>,
     chunk_id: i64,
     text: &'a str,
+    /// Drawn from a page read by OCR.
+    ocr: bool,
 }
 
 /// The shape of `lectern search --json`, which `lectern serve`'s search returns too.
@@ -122,6 +127,7 @@ impl<'a> SearchJson<'a> {
                     last_page: p.last_page,
                     chunk_id: p.chunk_id,
                     text: &p.text,
+                    ocr: p.ocr,
                 })
                 .collect(),
         }
@@ -311,13 +317,30 @@ impl Out {
                 documents: c.n_documents,
                 chunks: c.n_chunks,
                 created_at: c.created_at,
+                ocr_language: &c.ocr_language,
             });
         } else {
             outln!(
-                "{:<24} {:>5} documents {:>7} chunks",
+                "{:<24} {:>5} documents {:>7} chunks   OCR: {}",
                 c.name,
                 c.n_documents,
-                c.n_chunks
+                c.n_chunks,
+                c.ocr_language
+            );
+        }
+    }
+
+    pub fn ocr_languages(&self, current: &str, installed: &[String]) {
+        if self.json {
+            self.line(&serde_json::json!({ "ocr_language": current, "installed": installed }));
+        } else if installed.is_empty() {
+            outln!(
+                "OCR language: {current} (OCR is not installed: Debian's tesseract-ocr and poppler-utils)"
+            );
+        } else {
+            outln!(
+                "OCR language: {current}; installed: {}",
+                installed.join(", ")
             );
         }
     }
@@ -330,6 +353,7 @@ impl Out {
                 path: &d.source_path,
                 format: d.format.as_str(),
                 pages: d.n_pages,
+                ocr_pages: d.n_ocr_pages,
                 chunks: d.n_chunks,
                 bytes: d.byte_len,
                 sha256: &d.content_hash,
@@ -339,11 +363,16 @@ impl Out {
         } else {
             let pages = d.n_pages.map_or_else(|| "-".to_owned(), |n| n.to_string());
             outln!(
-                "{:>5}  {:<40} {:>5} pages {:>6} chunks",
+                "{:>5}  {:<40} {:>5} pages {:>6} chunks{}",
                 d.id,
                 d.name,
                 pages,
-                d.n_chunks
+                d.n_chunks,
+                match d.n_ocr_pages {
+                    0 => String::new(),
+                    1 => "  (1 page read by OCR)".to_owned(),
+                    n => format!("  ({n} pages read by OCR)"),
+                }
             );
         }
     }
@@ -361,6 +390,7 @@ impl Out {
                 char_end: c.char_end,
                 tokens: c.n_tokens,
                 text: &c.text,
+                ocr: c.ocr,
             });
         } else {
             let pages = match (c.first_page, c.last_page) {
@@ -369,10 +399,11 @@ impl Out {
                 _ => String::new(),
             };
             outln!(
-                "── chunk {} · {} · {} tokens",
+                "── chunk {} · {} · {} tokens{}",
                 c.chunk_idx,
                 pages,
-                c.n_tokens
+                c.n_tokens,
+                if c.ocr { " · read by OCR" } else { "" }
             );
             outln!("{}\n", c.text);
         }
@@ -397,10 +428,11 @@ impl Out {
                 .take(240)
                 .collect();
             outln!(
-                "{:>3}. {} {} (score {:.4})",
+                "{:>3}. {} {}{} (score {:.4})",
                 i + 1,
                 p.document,
                 pages(p.first_page, p.last_page),
+                if p.ocr { ", read by OCR" } else { "" },
                 p.score
             );
             outln!("     {snippet}");
@@ -544,6 +576,18 @@ pub async fn ingest_progress(mut rx: UnboundedReceiver<IngestEvent>, out: Out) {
             IngestEvent::Extracting { file_idx } => {
                 if let Some(path) = files.get(file_idx) {
                     files_bar.set_message(format!("reading {}", short(path)));
+                }
+            }
+            IngestEvent::Ocr {
+                file_idx,
+                n_done,
+                n_pages,
+            } => {
+                if let Some(path) = files.get(file_idx) {
+                    files_bar.set_message(format!(
+                        "reading {} by OCR: page {n_done} of {n_pages}",
+                        short(path)
+                    ));
                 }
             }
             IngestEvent::Chunked { .. } => {}

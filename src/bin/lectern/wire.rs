@@ -23,6 +23,8 @@ pub struct PassageJson {
     /// In an answer's sources: whether the answer cites it (absent in search results).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cited: Option<bool>,
+    /// Drawn from a page read by OCR: its words may be misread.
+    pub ocr: bool,
 }
 
 impl PassageJson {
@@ -37,6 +39,7 @@ impl PassageJson {
             chunk_id: p.chunk_id,
             text: p.text.clone(),
             cited: Some(p.cited),
+            ocr: p.ocr,
         }
     }
 
@@ -54,6 +57,7 @@ impl PassageJson {
                 chunk_id: p.chunk_id,
                 text: p.text.clone(),
                 cited: None,
+                ocr: p.ocr,
             })
             .collect()
     }

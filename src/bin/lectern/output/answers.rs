@@ -23,6 +23,8 @@ struct PassageJson<'a> {
     cited: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     text: Option<&'a str>,
+    /// Drawn from a page read by OCR.
+    ocr: bool,
 }
 
 impl<'a> PassageJson<'a> {
@@ -35,6 +37,7 @@ impl<'a> PassageJson<'a> {
             chunk_id: p.chunk_id,
             cited,
             text: text.then_some(p.text.as_str()),
+            ocr: p.ocr,
         }
     }
 }
@@ -198,14 +201,15 @@ impl Out {
             outln!("\nSources:");
             for p in &m.passages {
                 outln!(
-                    "  [{}] {}{}{}",
+                    "  [{}] {}{}{}{}",
                     p.n,
                     p.document,
                     match pages(p.first_page, p.last_page).as_str() {
                         "" => String::new(),
                         pg => format!(", {pg}"),
                     },
-                    if p.cited { "  (cited)" } else { "" }
+                    if p.ocr { ", read by OCR" } else { "" },
+                    if p.cited { "  (cited)" } else { "" },
                 );
             }
         }
@@ -242,10 +246,11 @@ impl Out {
             );
             for p in m.citations() {
                 outln!(
-                    "   [{}] {}, {}",
+                    "   [{}] {}, {}{}",
                     p.n,
                     p.document,
-                    pages(p.first_page, p.last_page)
+                    pages(p.first_page, p.last_page),
+                    if p.ocr { ", read by OCR" } else { "" }
                 );
             }
             outln!();

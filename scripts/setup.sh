@@ -53,6 +53,10 @@ compgen -G '/usr/lib/llvm-*/lib/libclang.so*' >/dev/null ||
   compgen -G '/usr/lib/llvm-*/lib/libclang-[0-9]*.so*' >/dev/null ||
   compgen -G '/usr/lib/*-linux-gnu/libclang.so*' >/dev/null ||
   compgen -G '/usr/lib/*-linux-gnu/libclang-[0-9]*.so*' >/dev/null || need_apt+=(libclang-dev clang)
+# OCR of scanned pages: Poppler renders a page, Tesseract (English data included) reads it;
+# both run as programs inside the extraction worker. Other languages: tesseract-ocr-LANG.
+command -v pdftocairo >/dev/null || need_apt+=(poppler-utils)
+command -v tesseract >/dev/null || need_apt+=(tesseract-ocr tesseract-ocr-eng)
 if ((${#need_apt[@]})); then
   say "installing ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"

@@ -34,8 +34,10 @@ deb=$(ls target/release/bundle/deb/*.deb)
 # The output is read whole before grep looks at it: `grep -q` stops at the first match, and
 # under pipefail the writer's SIGPIPE (exit 141) would fail the run.
 deb_info=$(dpkg-deb -I "$deb")
-grep -q 'Depends: .*libwebkit2gtk-4.1-0' <<<"$deb_info" ||
-  { echo "test.sh: $deb should depend on libwebkit2gtk-4.1-0" >&2; exit 1; }
+for dep in libwebkit2gtk-4.1-0 tesseract-ocr poppler-utils; do
+  grep -q "Depends: .*$dep" <<<"$deb_info" ||
+    { echo "test.sh: $deb should depend on $dep" >&2; exit 1; }
+done
 [[ $(dpkg-deb -c "$deb" | awk '$6 ~ /^(\.\/)?usr\/bin\/./ { n++ } END { print n }') == 1 ]] ||
   { echo "test.sh: $deb should hold exactly one program" >&2; exit 1; }
 echo "test.sh: all checks passed; package at $deb"

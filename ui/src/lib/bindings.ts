@@ -13,6 +13,10 @@ export const commands = {
 	deleteCollection: (collectionId: number) => typedError<null, IpcError>(__TAURI_INVOKE("delete_collection", { collectionId })),
 	listDocuments: (collectionId: number) => typedError<DocumentView[], IpcError>(__TAURI_INVOKE("list_documents", { collectionId })),
 	removeDocument: (collectionId: number, documentId: number) => typedError<DocumentView, IpcError>(__TAURI_INVOKE("remove_document", { collectionId, documentId })),
+	/**  The OCR languages installed (Tesseract's codes); empty when OCR is not installed. */
+	listOcrLanguages: () => typedError<string[], IpcError>(__TAURI_INVOKE("list_ocr_languages")),
+	/**  The language the collection's scanned pages are read in from its next ingest on. */
+	setOcrLanguage: (collectionId: number, language: string) => typedError<null, IpcError>(__TAURI_INVOKE("set_ocr_language", { collectionId, language })),
 	/**
 	 *  Adds files and folders to a collection as a job; returns its id at once. Progress arrives
 	 *  as [`IngestProgress`] events, the last one `finished`.
@@ -180,6 +184,8 @@ export type CollectionView = {
 	name: string,
 	n_documents: number,
 	n_chunks: number,
+	/**  Tesseract's code(s) its scanned pages are read in (`eng` unless set). */
+	ocr_language: string,
 };
 
 /**  A data folder chosen for the next start. */
@@ -200,6 +206,8 @@ export type DocumentView = {
 	path: string,
 	format: DocFormat,
 	n_pages: number | null,
+	/**  Pages whose text was read by OCR. */
+	n_ocr_pages: number,
 	n_chunks: number,
 	byte_len: number,
 	/**  Milliseconds since the epoch. */
@@ -286,7 +294,9 @@ export type IngestUpdate =
 /**  Waiting for an earlier job to finish. */
 { kind: "queued" } | { kind: "planned"; files: string[]; 
 /**  Each file's size, in `files` order. */
-file_bytes: number[]; total_bytes: number } | { kind: "extracting"; file_idx: number } | { kind: "chunked"; file_idx: number; n_pages: number | null; n_chunks: number } | { kind: "embedded"; file_idx: number; n_done: number; n_chunks: number } | { kind: "file_done"; file_idx: number; status: FileStatus; error: IpcError | null } | 
+file_bytes: number[]; total_bytes: number } | { kind: "extracting"; file_idx: number } | 
+/**  Pages read by OCR so far, of the PDF's pages without usable text. */
+{ kind: "ocr"; file_idx: number; n_done: number; n_pages: number } | { kind: "chunked"; file_idx: number; n_pages: number | null; n_chunks: number } | { kind: "embedded"; file_idx: number; n_done: number; n_chunks: number } | { kind: "file_done"; file_idx: number; status: FileStatus; error: IpcError | null } | 
 /**  The job could not run at all (e.g. the embedding model is missing). */
 { kind: "failed"; error: IpcError } | { kind: "finished"; n_indexed: number; n_skipped: number; n_failed: number; cancelled: boolean; seconds: number | null };
 
@@ -361,6 +371,8 @@ export type PassageView = {
 	last_page: number | null,
 	text: string,
 	cited: boolean,
+	/**  Drawn from a page read by OCR: its words may be misread. */
+	ocr: boolean,
 };
 
 export type PendingSwitchView = {

@@ -27,8 +27,8 @@ const stored: MessageView = {
   finish: "end_of_text",
   model: "SmolLM2-135M-Instruct.Q4_1.gguf",
   passages: [
-    { n: 1, document_id: 4, document: "debian-faq.pdf", first_page: 8, last_page: 8, text: "apt-get install …", cited: true },
-    { n: 2, document_id: 4, document: "debian-faq.pdf", first_page: 30, last_page: 31, text: "dpkg …", cited: false },
+    { n: 1, document_id: 4, document: "debian-faq.pdf", first_page: 8, last_page: 8, text: "apt-get install …", cited: true, ocr: false },
+    { n: 2, document_id: 4, document: "debian-faq.pdf", first_page: 30, last_page: 31, text: "dpkg …", cited: false, ocr: true },
   ],
   citations_matched: false,
   unsupported: [],
@@ -41,7 +41,7 @@ const stored: MessageView = {
 
 beforeEach(() => {
   mockWindows("main");
-  library.collections = [{ id: 1, name: "faq", n_documents: 1, n_chunks: 233 }];
+  library.collections = [{ id: 1, name: "faq", n_documents: 1, n_chunks: 233, ocr_language: "eng" }];
   library.selected = 1;
   chat.startNew();
   chat.pending = null;
@@ -158,7 +158,7 @@ it("lists the sources and how far the model has read before the first word", asy
 
   const sources = await screen.findByTestId("pending-sources");
   expect(sources.textContent).toContain("[1] debian-faq.pdf, p. 8");
-  expect(sources.textContent).toContain("[2] debian-faq.pdf, pp. 30–31");
+  expect(sources.textContent).toContain("[2] debian-faq.pdf, pp. 30–31, read by OCR");
   await waitFor(() => expect(screen.getByTestId("reading").textContent).toContain("Reading 2 passages… 25%"));
   finish(stored);
   await screen.findByTestId("answer");
@@ -191,7 +191,7 @@ it("pre-reads the draft once typing pauses, never while an answer is written", a
 });
 
 it("tells a new user to add documents before asking", async () => {
-  library.collections = [{ id: 1, name: "faq", n_documents: 0, n_chunks: 0 }];
+  library.collections = [{ id: 1, name: "faq", n_documents: 0, n_chunks: 0, ocr_language: "eng" }];
   mockIPC(() => []);
   render(Chat);
   expect(screen.getByText("Add documents to ask about them.")).toBeTruthy();

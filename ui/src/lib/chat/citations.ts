@@ -33,7 +33,11 @@ export function pages(passage: Pick<PassageView, "first_page" | "last_page">): s
 }
 
 /** "debian-faq.pdf, p. 8" */
-export function sourceLabel(passage: Pick<PassageView, "document" | "first_page" | "last_page">): string {
+export function sourceLabel(
+  passage: Pick<PassageView, "document" | "first_page" | "last_page"> & { ocr?: boolean },
+): string {
   const where = pages(passage);
-  return where ? `${passage.document}, ${where}` : passage.document;
+  const label = where ? `${passage.document}, ${where}` : passage.document;
+  // A scanned page's words may be misread: the reader should know before trusting a quote.
+  return passage.ocr ? `${label}, read by OCR` : label;
 }

@@ -13,8 +13,8 @@ const invoked: Array<[string, Args]> = [];
 beforeEach(() => {
   mockWindows("main");
   collections = [
-    { id: 1, name: "faq", n_documents: 1, n_chunks: 233 },
-    { id: 2, name: "taxes", n_documents: 2, n_chunks: 40 },
+    { id: 1, name: "faq", n_documents: 1, n_chunks: 233, ocr_language: "eng" },
+    { id: 2, name: "taxes", n_documents: 2, n_chunks: 40, ocr_language: "eng" },
   ];
   invoked.length = 0;
   mockIPC((cmd, args) => {

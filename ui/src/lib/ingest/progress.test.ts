@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyUpdate, etaSeconds, jobFraction, newJob, formatDuration } from "./progress";
+import { applyUpdate, etaSeconds, fileFraction, jobFraction, newJob, formatDuration } from "./progress";
 import type { IngestUpdate } from "../bindings";
 
 const planned: IngestUpdate = {
@@ -66,6 +66,18 @@ describe("ingest progress", () => {
     expect(eta).not.toBeNull();
     expect(eta!).toBeCloseTo((10 / 0.46) * 0.54, 3);
     expect(etaSeconds(job, 1000)).toBeNull();
+  });
+
+  it("counts pages read by OCR as part of reading a file", () => {
+    let job = applyUpdate(newJob(1, 1, "c"), planned, 0);
+    job = applyUpdate(job, { kind: "extracting", file_idx: 0 }, 10);
+    job = applyUpdate(job, { kind: "ocr", file_idx: 0, n_done: 3, n_pages: 12 }, 20);
+    const file = job.files[0];
+    expect(file.stage).toBe("ocr");
+    expect([file.nOcrDone, file.nOcrPages]).toEqual([3, 12]);
+    expect(fileFraction(file)).toBeCloseTo(0.05 + 0.15 * 0.25, 6);
+    job = applyUpdate(job, { kind: "chunked", file_idx: 0, n_pages: 12, n_chunks: 30 }, 30);
+    expect(fileFraction(job.files[0])).toBeCloseTo(0.2, 6);
   });
 
   it("formats durations for people", () => {

@@ -2,7 +2,7 @@
 // arithmetic (weights, ETA) is unit-tested without a window.
 import type { FileStatus, IngestUpdate, IpcError } from "../bindings";
 
-export type FileStage = "waiting" | "extracting" | "chunked" | "embedding" | "done";
+export type FileStage = "waiting" | "extracting" | "ocr" | "chunked" | "embedding" | "done";
 
 export interface FileProgress {
   path: string;
@@ -12,6 +12,9 @@ export interface FileProgress {
   nPages: number | null;
   nChunks: number;
   nEmbedded: number;
+  /** Pages read by OCR so far, of `nOcrPages` without usable text. */
+  nOcrDone: number;
+  nOcrPages: number;
   /** Set once done. */
   status: FileStatus | null;
   error: IpcError | null;
@@ -76,12 +79,17 @@ export function applyUpdate(job: Job, update: IngestUpdate, now: number): Job {
           nPages: null,
           nChunks: 0,
           nEmbedded: 0,
+          nOcrDone: 0,
+          nOcrPages: 0,
           status: null,
           error: null,
         })),
       };
     case "extracting":
       patch(update.file_idx, { stage: "extracting" });
+      return { ...job, files };
+    case "ocr":
+      patch(update.file_idx, { stage: "ocr", nOcrDone: update.n_done, nOcrPages: update.n_pages });
       return { ...job, files };
     case "chunked":
       patch(update.file_idx, { stage: "chunked", nPages: update.n_pages, nChunks: update.n_chunks });
@@ -109,13 +117,16 @@ export function applyUpdate(job: Job, update: IngestUpdate, now: number): Job {
   }
 }
 
-/** How far one file is, 0..1: reading and chunking count for a fifth, embedding the rest. */
+/** How far one file is, 0..1: reading (OCR included) and chunking count for a fifth,
+ * embedding the rest. */
 export function fileFraction(file: FileProgress): number {
   switch (file.stage) {
     case "waiting":
       return 0;
     case "extracting":
       return 0.05;
+    case "ocr":
+      return 0.05 + 0.15 * (file.nOcrPages > 0 ? file.nOcrDone / file.nOcrPages : 0);
     case "chunked":
       return 0.2;
     case "embedding":
@@ -153,6 +164,7 @@ export function formatDuration(seconds: number): string {
 export const stageLabel: Record<FileStage, string> = {
   waiting: "waiting",
   extracting: "extracting text",
+  ocr: "reading by OCR",
   chunked: "chunked",
   embedding: "embedding",
   done: "done",

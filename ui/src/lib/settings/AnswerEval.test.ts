@@ -58,7 +58,7 @@ it("runs a labelled set through the collection and shows the evaluation's figure
     }
     return null;
   });
-  render(AnswerEval, { collection: { id: 1, name: "faq", n_documents: 1, n_chunks: 233 } });
+  render(AnswerEval, { collection: { id: 1, name: "faq", n_documents: 1, n_chunks: 233, ocr_language: "eng" } });
   await fireEvent.input(screen.getByTestId("eval-path"), { target: { value: " /data/debian_faq.jsonl " } });
   await fireEvent.input(screen.getByTestId("eval-count"), { target: { value: "2" } });
   await fireEvent.click(screen.getByTestId("eval-run"));
@@ -88,7 +88,7 @@ it("cancels a running evaluation through its job id, and refuses a bad count", a
     }
     return null;
   });
-  render(AnswerEval, { collection: { id: 1, name: "faq", n_documents: 1, n_chunks: 233 } });
+  render(AnswerEval, { collection: { id: 1, name: "faq", n_documents: 1, n_chunks: 233, ocr_language: "eng" } });
   await fireEvent.input(screen.getByTestId("eval-path"), { target: { value: "/data/qa.jsonl" } });
   await fireEvent.input(screen.getByTestId("eval-count"), { target: { value: "two" } });
   await fireEvent.click(screen.getByTestId("eval-run"));

@@ -65,6 +65,7 @@ struct WorkerRequest {
     password: Option<String>,
     memory_limit: u64,
     ocr_language: Option<String>,
+    #[serde(default)]
     ocr_threads: usize,
 }
 

@@ -229,3 +229,57 @@ fn without_ocr_installed_a_scan_is_refused_naming_what_to_install() {
     assert!(stdout.contains("OCR is not installed"), "{stdout}");
     assert!(stdout.contains("tesseract-ocr"), "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancelling_during_ocr_stops_the_file_within_seconds() {
+    use lectern::ingest::IngestEvent;
+    let t = TestLibrary::new().await;
+    let col = t.collection("long scan").await;
+    // Twenty scanned pages: about half a minute of OCR if nothing stopped it.
+    let scan = shared_pdf("scan_linn-2col.pdf");
+    let long = t.dir.path().join("long-scan.pdf");
+    pdfunite(&vec![scan; 20], &long);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let cancel = lectern::job::CancelFlag::default();
+    let canceller = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            let mut pages = None;
+            while let Some(event) = rx.recv().await {
+                if let IngestEvent::Ocr {
+                    n_done, n_pages, ..
+                } = event
+                {
+                    pages = Some((n_done, n_pages));
+                    cancel.cancel();
+                    break;
+                }
+            }
+            (pages, Instant::now())
+        })
+    };
+    let report = t
+        .ingester
+        .ingest(col, &[long], None, Some(tx), &cancel)
+        .await;
+    let ended = Instant::now();
+    let (pages, cancelled_at) = canceller.await.expect("canceller");
+    let (n_done, n_pages) = pages.expect("OCR progress was reported");
+    assert_eq!(n_pages, 20);
+    assert!(n_done < n_pages);
+    let error = report.files[0].error.as_ref().expect("cancelled");
+    assert_eq!(error.code().as_str(), "cancelled", "{error}");
+    let stop = ended.duration_since(cancelled_at);
+    assert!(
+        stop.as_secs_f64() < 5.0,
+        "stopped {stop:?} after the cancel"
+    );
+    assert!(
+        t.library
+            .db()
+            .documents(col)
+            .await
+            .expect("docs")
+            .is_empty()
+    );
+}

@@ -475,6 +475,19 @@ async fn a_new_user_drops_a_pdf_and_gets_a_cited_answer() {
         .await;
     let row = s.text("[data-testid=document-row]").await;
     assert!(row.contains(DEBIAN_FAQ), "document list shows {row:?}");
+    // Scanned pages are read in the collection's OCR language, chosen among those installed.
+    s.wait_for("[data-testid=ocr-language]", Duration::from_secs(10))
+        .await;
+    let ocr = s
+        .eval("const l = document.querySelector('[data-testid=ocr-language]'); return [l.value, [...l.options].map(o => o.value)]")
+        .await;
+    assert_eq!(ocr[0], "eng", "OCR language {ocr:?}");
+    assert!(
+        ocr[1]
+            .as_array()
+            .is_some_and(|o| o.iter().any(|v| v == "eng")),
+        "OCR languages {ocr:?}"
+    );
     s.shot("indexed").await;
 
     // A question; the streamed answer cites the FAQ at a page, and the page opens.

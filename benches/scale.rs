@@ -201,6 +201,7 @@ async fn store(
                 text: p.text.clone(),
                 embedding: v.clone(),
                 ocr: false,
+                section: None,
             }],
         })
         .await
@@ -285,6 +286,7 @@ fn exact(sizes: &[usize]) {
                     text: String::new(),
                     embedding: unit(),
                     ocr: false,
+                    section: None,
                 })
                 .collect();
             db.replace_document(&NewDocument {

@@ -30,6 +30,7 @@ pub fn chunker(chunker: &Chunker, data: &[u8]) {
         format,
         pages,
         ocr: Vec::new(),
+        sections: Vec::new(),
     };
     let full: Vec<char> = doc.pages.join("\n\n").chars().collect();
     let n_pages = doc.pages.len() as u32;

@@ -293,6 +293,40 @@ if ((test_models)); then
     check "$gemma" "$gemma_sha" || { say "$gemma: SHA-256 mismatch after joining"; exit 1; }
   fi
   record "$gemma" "$gemma_sha"
+
+  # Word and HTML files written by others, for tests/it/formats.rs: python-docx's own test
+  # documents (in its sdist) and the Debian FAQ in HTML (Debian's debian-faq package).
+  docs=$fixtures/documents
+  mkdir -p "$docs"
+  if [[ ! -f $docs/docx/par-known-styles.docx ]]; then
+    sdist_dir=$cache/sdists/python-docx-1.2.0
+    sdist=$sdist_dir/python_docx-1.2.0.tar.gz
+    if ! check "$sdist" 7bc9d7b7d8a69c9c02ca09216118c86552704edc23bac179283f2e38f86220ce; then
+      rm -rf "$sdist_dir" && mkdir -p "$sdist_dir"
+      say "downloading python-docx 1.2.0 (sdist: its test documents)"
+      python3 -m pip download -q --no-deps --no-binary=:all: -d "$sdist_dir" python-docx==1.2.0 >&2
+      check "$sdist" 7bc9d7b7d8a69c9c02ca09216118c86552704edc23bac179283f2e38f86220ce ||
+        { say "$sdist: SHA-256 mismatch"; exit 1; }
+    fi
+    rm -rf "$docs/docx" && mkdir -p "$docs/docx"
+    tar -xzf "$sdist" -C "$docs/docx" --strip-components=4 python_docx-1.2.0/features/steps/test_files
+  fi
+  if [[ ! -f $docs/debian-faq-html/index.en.html ]]; then
+    deb_dir=$cache/debs && mkdir -p "$deb_dir"
+    deb=$deb_dir/debian-faq_11.1_all.deb
+    if ! check "$deb" 427426e0cfa6888622fc1d72631071cb4b5a1f86ccde722e7820bcef284de5d0; then
+      say "downloading Debian's debian-faq 11.1 (the FAQ in HTML)"
+      (cd "$deb_dir" && { apt-get download -qq debian-faq=11.1 2>/dev/null ||
+        { apt-get update -qq && apt-get download -qq debian-faq=11.1; }; }) >&2
+      check "$deb" 427426e0cfa6888622fc1d72631071cb4b5a1f86ccde722e7820bcef284de5d0 ||
+        { say "$deb: SHA-256 mismatch"; exit 1; }
+    fi
+    unpacked=$(mktemp -d)
+    dpkg-deb -x "$deb" "$unpacked"
+    rm -rf "$docs/debian-faq-html" && mkdir -p "$docs/debian-faq-html"
+    cp "$unpacked"/usr/share/doc/debian/FAQ/*.en.html "$docs/debian-faq-html/"
+    rm -rf "$unpacked"
+  fi
 fi
 
 # The official OpenAI and MCP clients, which tests/it/serve.rs points at `lectern serve` and

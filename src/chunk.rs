@@ -29,6 +29,8 @@ pub struct Chunk {
     pub first_page: Option<u32>,
     pub last_page: Option<u32>,
     pub n_tokens: usize,
+    /// The title of the section it lies in (Word, EPUB, HTML): a chunk never spans two.
+    pub section: Option<String>,
 }
 
 /// Splits documents; cheap to share between threads.
@@ -72,6 +74,9 @@ impl Chunker {
     }
 
     pub fn chunk(&self, doc: &DocumentText) -> Vec<Chunk> {
+        if doc.format.has_sections() {
+            return self.chunk_sections(doc);
+        }
         let mut full = String::new();
         // Byte offset at which each page starts in `full`.
         let mut page_starts = Vec::with_capacity(doc.pages.len());
@@ -91,7 +96,11 @@ impl Chunker {
         };
         let pieces: Vec<_> = match doc.format {
             DocFormat::Markdown => self.markdown.chunk_char_indices(&full).collect(),
-            DocFormat::Pdf | DocFormat::Text => self.text.chunk_char_indices(&full).collect(),
+            DocFormat::Pdf
+            | DocFormat::Text
+            | DocFormat::Html
+            | DocFormat::Docx
+            | DocFormat::Epub => self.text.chunk_char_indices(&full).collect(),
         };
         pieces
             .into_iter()
@@ -105,8 +114,38 @@ impl Chunker {
                     first_page: page_of(p.byte_offset),
                     last_page: page_of(last_byte),
                     n_tokens: self.count_tokens(p.chunk),
+                    section: None,
                 }
             })
             .collect()
+    }
+
+    /// Each section split on its own, so that a chunk belongs to one section and a citation
+    /// names it; offsets still count in the sections joined by a blank line.
+    fn chunk_sections(&self, doc: &DocumentText) -> Vec<Chunk> {
+        let mut chunks = Vec::new();
+        let mut section_start = 0;
+        for (idx, text) in doc.pages.iter().enumerate() {
+            if idx > 0 {
+                section_start += PAGE_SEPARATOR.chars().count();
+            }
+            let title = doc.sections.get(idx).cloned().unwrap_or_default();
+            for piece in self.text.chunk_char_indices(text) {
+                if piece.chunk.trim().is_empty() {
+                    continue;
+                }
+                chunks.push(Chunk {
+                    text: piece.chunk.to_owned(),
+                    char_start: section_start + piece.char_offset,
+                    char_end: section_start + piece.char_offset + piece.chunk.chars().count(),
+                    first_page: None,
+                    last_page: None,
+                    n_tokens: self.count_tokens(piece.chunk),
+                    section: (!title.is_empty()).then(|| title.clone()),
+                });
+            }
+            section_start += text.chars().count();
+        }
+        chunks
     }
 }

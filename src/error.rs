@@ -21,6 +21,7 @@ pub enum ErrorCode {
     PasswordRequired,
     WrongPassword,
     MalformedPdf,
+    MalformedDocument,
     ParserFailed,
     ParserCrashed,
     Timeout,
@@ -61,6 +62,7 @@ impl ErrorCode {
             Self::PasswordRequired => "password_required",
             Self::WrongPassword => "wrong_password",
             Self::MalformedPdf => "malformed_pdf",
+            Self::MalformedDocument => "malformed_document",
             Self::ParserFailed => "parser_failed",
             Self::ParserCrashed => "parser_crashed",
             Self::Timeout => "timeout",
@@ -135,6 +137,14 @@ pub enum IngestError {
     WrongPassword { path: PathBuf },
     #[error("{}: not a readable PDF: {reason}", path.display())]
     MalformedPdf { path: PathBuf, reason: String },
+    /// A Word, EPUB or HTML file that cannot be read: a broken archive, a part missing, an
+    /// archive that unpacks to more than Lectern reads.
+    #[error("{}: not a readable {kind}: {reason}", path.display())]
+    MalformedDocument {
+        path: PathBuf,
+        kind: &'static str,
+        reason: String,
+    },
     #[error("{}: the PDF parser gave up: {reason}", path.display())]
     ParserFailed { path: PathBuf, reason: String },
     #[error("{}: the PDF parser crashed ({reason}); the file was skipped", path.display())]
@@ -178,6 +188,7 @@ impl IngestError {
             Self::PasswordRequired { .. } => ErrorCode::PasswordRequired,
             Self::WrongPassword { .. } => ErrorCode::WrongPassword,
             Self::MalformedPdf { .. } => ErrorCode::MalformedPdf,
+            Self::MalformedDocument { .. } => ErrorCode::MalformedDocument,
             Self::ParserFailed { .. } => ErrorCode::ParserFailed,
             Self::ParserCrashed { .. } => ErrorCode::ParserCrashed,
             Self::Timeout { .. } => ErrorCode::Timeout,
@@ -206,6 +217,7 @@ impl IngestError {
             | Self::PasswordRequired { path }
             | Self::WrongPassword { path }
             | Self::MalformedPdf { path, .. }
+            | Self::MalformedDocument { path, .. }
             | Self::ParserFailed { path, .. }
             | Self::ParserCrashed { path, .. }
             | Self::Timeout { path, .. }

@@ -488,6 +488,7 @@ impl Ingester {
                     text: c.text,
                     embedding,
                     ocr,
+                    section: c.section,
                 })
                 .collect(),
         };

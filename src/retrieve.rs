@@ -65,6 +65,8 @@ pub struct Passage {
     pub text: String,
     /// Drawn from a page read by OCR: its words may be misread.
     pub ocr: bool,
+    /// The title of its section (Word, EPUB, HTML), named in place of a page.
+    pub section: Option<String>,
 }
 
 /// Finds passages in a library's collections.
@@ -248,6 +250,7 @@ impl Retriever {
                 last_page: p.last_page,
                 text: p.text,
                 ocr: p.ocr,
+                section: p.section,
             })
             .collect())
     }

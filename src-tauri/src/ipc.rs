@@ -45,6 +45,7 @@ impl ErrorCode {
             | C::TooLarge
             | C::TooMuchText
             | C::MalformedPdf
+            | C::MalformedDocument
             | C::ParserFailed
             | C::ParserCrashed
             | C::Timeout
@@ -212,6 +213,9 @@ pub enum DocFormat {
     Pdf,
     Markdown,
     Text,
+    Html,
+    Docx,
+    Epub,
 }
 
 impl From<lectern::library::DocFormat> for DocFormat {
@@ -221,6 +225,9 @@ impl From<lectern::library::DocFormat> for DocFormat {
             Core::Pdf => Self::Pdf,
             Core::Markdown => Self::Markdown,
             Core::Text => Self::Text,
+            Core::Html => Self::Html,
+            Core::Docx => Self::Docx,
+            Core::Epub => Self::Epub,
         }
     }
 }
@@ -392,6 +399,8 @@ pub struct PassageView {
     pub cited: bool,
     /// Drawn from a page read by OCR: its words may be misread.
     pub ocr: bool,
+    /// Its section's title (Word, EPUB, HTML), named in place of pages.
+    pub section: Option<String>,
 }
 
 impl PassageView {
@@ -406,6 +415,7 @@ impl PassageView {
             text: p.text.clone(),
             cited: false,
             ocr: p.ocr,
+            section: p.section.clone(),
         }
     }
 }
@@ -421,6 +431,7 @@ impl From<&StoredPassage> for PassageView {
             text: p.text.clone(),
             cited: p.cited,
             ocr: p.ocr,
+            section: p.section.clone(),
         }
     }
 }

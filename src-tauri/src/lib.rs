@@ -167,6 +167,11 @@ async fn document_response(
                 lectern::library::DocFormat::Pdf => "application/pdf",
                 lectern::library::DocFormat::Markdown => "text/markdown; charset=utf-8",
                 lectern::library::DocFormat::Text => "text/plain; charset=utf-8",
+                // Never rendered by the webview (a page's scripts would run in the app): the
+                // viewer shows these documents' passages, not their files.
+                lectern::library::DocFormat::Html
+                | lectern::library::DocFormat::Docx
+                | lectern::library::DocFormat::Epub => "application/octet-stream",
             };
             reply(StatusCode::OK, mime, bytes)
         }

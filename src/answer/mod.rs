@@ -324,6 +324,7 @@ impl Answerer {
                     score: p.score,
                     cited: cited.contains(&(i + 1)),
                     ocr: p.ocr,
+                    section: p.section.clone(),
                 })
                 .collect(),
             citations_matched,

@@ -184,6 +184,7 @@ pub async fn ingest_corpus(
                     text,
                     embedding,
                     ocr: false,
+                    section: None,
                 }],
             })
             .await?;

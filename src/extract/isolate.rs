@@ -1,4 +1,4 @@
-//! Runs PDF extraction in a child process with a time and memory limit, so that a parser
+//! Runs extraction (PDFs, and Word, EPUB and HTML files) in a child process with a time and memory limit, so that a parser
 //! panic, abort or runaway allocation costs one file, never the app.
 //!
 //! The child is Lectern's own executable started with [`WORKER_ARG`]; it reads one
@@ -13,10 +13,12 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
+use super::markup;
 use super::ocr;
 use super::pdf::{PdfFailure, PdfPages, extract_pages, panic_message};
 use crate::error::IngestError;
 use crate::job::CancelFlag;
+use crate::store::DocFormat;
 
 /// The hidden first argument that turns the `lectern` executable into an extraction worker.
 pub const WORKER_ARG: &str = "__extract-worker";
@@ -48,10 +50,14 @@ impl ExtractorConfig {
     }
 }
 
-/// A PDF's pages after OCR of those that needed it.
+/// A document's text as the worker read it: a PDF's pages after OCR of those that needed it,
+/// or the sections of a Word, EPUB or HTML file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PdfText {
     pub pages: Vec<String>,
+    /// Each section's title, in `pages` order (no titles for a PDF).
+    #[serde(default)]
+    pub sections: Vec<String>,
     /// Which pages' text came from OCR.
     pub ocr: Vec<bool>,
     /// Why pages that needed OCR have none: OCR not installed, or it found nothing readable.
@@ -62,6 +68,8 @@ pub struct PdfText {
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct WorkerRequest {
     path: PathBuf,
+    #[serde(default = "pdf")]
+    format: DocFormat,
     password: Option<String>,
     memory_limit: u64,
     ocr_language: Option<String>,
@@ -80,6 +88,10 @@ enum WorkerMessage {
     Pages(PdfText),
     Failed(PdfFailure),
     Unreadable(String),
+}
+
+fn pdf() -> DocFormat {
+    DocFormat::Pdf
 }
 
 /// The pages that need OCR (0-based): a page drawing an image with almost no text, or one
@@ -105,6 +117,7 @@ fn with_ocr(request: &WorkerRequest, pages: PdfPages) -> PdfText {
     let mut text = PdfText {
         ocr: vec![false; pages.texts.len()],
         pages: pages.texts,
+        sections: Vec::new(),
         ocr_note: None,
     };
     let Some(language) = request
@@ -180,6 +193,9 @@ pub fn run_worker() -> i32 {
     );
     // Panics are caught and reported in the response; the default hook would only add noise.
     std::panic::set_hook(Box::new(|_| {}));
+    if request.format.has_sections() {
+        return respond(&read_sections(&request));
+    }
     let extracted = match std::fs::read(&request.path) {
         Err(e) => Err(WorkerMessage::Unreadable(e.to_string())),
         // The file's bytes go before OCR starts: the renderer reads the file itself.
@@ -197,6 +213,44 @@ pub fn run_worker() -> i32 {
         Ok(pages) => WorkerMessage::Pages(with_ocr(&request, pages)),
         Err(failure) => failure,
     };
+    respond(&response)
+}
+
+/// A Word, EPUB or HTML file's sections (its title and text each).
+fn read_sections(request: &WorkerRequest) -> WorkerMessage {
+    let read = || -> Result<Vec<markup::Section>, WorkerMessage> {
+        let open = || {
+            std::fs::File::open(&request.path)
+                .map(std::io::BufReader::new)
+                .map_err(|e| WorkerMessage::Unreadable(e.to_string()))
+        };
+        let malformed =
+            |e: markup::MarkupFailure| WorkerMessage::Failed(PdfFailure::MalformedDocument(e.0));
+        match request.format {
+            DocFormat::Docx => markup::docx_sections(open()?).map_err(malformed),
+            DocFormat::Epub => markup::epub_sections(open()?).map_err(malformed),
+            _ => {
+                let bytes = std::fs::read(&request.path)
+                    .map_err(|e| WorkerMessage::Unreadable(e.to_string()))?;
+                Ok(markup::html_sections(&markup::decode_html(&bytes)))
+            }
+        }
+    };
+    match std::panic::catch_unwind(read) {
+        Ok(Ok(sections)) => {
+            let (sections, pages) = sections.into_iter().map(|s| (s.title, s.text)).unzip();
+            WorkerMessage::Pages(PdfText {
+                pages,
+                sections,
+                ..PdfText::default()
+            })
+        }
+        Ok(Err(message)) => message,
+        Err(panic) => WorkerMessage::Failed(PdfFailure::ParserFailed(panic_message(&*panic))),
+    }
+}
+
+fn respond(response: &WorkerMessage) -> i32 {
     let Ok(json) = serde_json::to_vec(&response) else {
         return 3;
     };
@@ -230,9 +284,11 @@ fn exit_with_parent() {
 
 /// Extracts a PDF's pages in a worker process, OCR'ing those that need it in `ocr_language`
 /// (none: not at all). `on_ocr(done, of)` hears of each page OCR'd; `cancel` ends the worker.
-pub async fn extract_pdf_isolated(
+#[allow(clippy::too_many_arguments)]
+pub async fn extract_isolated(
     config: &ExtractorConfig,
     path: &Path,
+    format: DocFormat,
     password: Option<&str>,
     ocr_language: Option<&str>,
     on_ocr: &(dyn Fn(usize, usize) + Sync),
@@ -244,6 +300,7 @@ pub async fn extract_pdf_isolated(
     };
     let request = serde_json::to_vec(&WorkerRequest {
         path: path.to_owned(),
+        format,
         password: password.map(str::to_owned),
         memory_limit: config.memory_limit,
         ocr_language: ocr_language.map(str::to_owned),
@@ -322,6 +379,18 @@ pub async fn extract_pdf_isolated(
         }
         Some(WorkerMessage::Failed(PdfFailure::Malformed(reason))) => {
             Err(IngestError::MalformedPdf { path, reason })
+        }
+        Some(WorkerMessage::Failed(PdfFailure::MalformedDocument(reason))) => {
+            Err(IngestError::MalformedDocument {
+                path,
+                kind: match format {
+                    DocFormat::Docx => "Word document",
+                    DocFormat::Epub => "EPUB",
+                    DocFormat::Html => "HTML page",
+                    DocFormat::Pdf | DocFormat::Markdown | DocFormat::Text => "document",
+                },
+                reason,
+            })
         }
         Some(WorkerMessage::Failed(PdfFailure::ParserFailed(reason))) => {
             Err(IngestError::ParserFailed { path, reason })

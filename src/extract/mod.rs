@@ -1,7 +1,8 @@
-//! Reading documents into normalised text, page by page: PDFs through an isolated worker
-//! process, Markdown and plain text directly.
+//! Reading documents into normalised text, page by page (PDFs) or section by section (Word,
+//! EPUB, HTML), through an isolated worker process; Markdown and plain text directly.
 
 mod isolate;
+pub mod markup;
 pub mod ocr;
 mod pdf;
 
@@ -10,7 +11,7 @@ use std::path::Path;
 use unicode_normalization::UnicodeNormalization;
 
 pub use isolate::{
-    ExtractorConfig, PdfText, WORKER_ARG, extract_pdf_isolated, pages_needing_ocr, run_worker,
+    ExtractorConfig, PdfText, WORKER_ARG, extract_isolated, pages_needing_ocr, run_worker,
 };
 pub use pdf::{PdfFailure, PdfPages, extract_pages};
 
@@ -18,12 +19,15 @@ use crate::error::IngestError;
 use crate::job::CancelFlag;
 use crate::store::DocFormat;
 
-/// A document's text. PDFs have one entry per page; other formats have a single entry and
-/// no page numbers.
+/// A document's text. PDFs have one entry per page; Word, EPUB and HTML one per section, with
+/// its title in `sections`; Markdown and text a single entry and no page numbers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocumentText {
     pub format: DocFormat,
     pub pages: Vec<String>,
+    /// Each section's title (the headings above it), in `pages` order; empty for formats
+    /// without sections.
+    pub sections: Vec<String>,
     /// Which pages were read by OCR (a page past the end was not).
     pub ocr: Vec<bool>,
 }
@@ -60,6 +64,9 @@ pub fn detect_format(path: &Path) -> Result<DocFormat, IngestError> {
         "pdf" => Ok(DocFormat::Pdf),
         "md" | "markdown" => Ok(DocFormat::Markdown),
         "txt" | "text" => Ok(DocFormat::Text),
+        "html" | "htm" | "xhtml" => Ok(DocFormat::Html),
+        "docx" => Ok(DocFormat::Docx),
+        "epub" => Ok(DocFormat::Epub),
         _ => Err(IngestError::UnsupportedFormat {
             path: path.to_owned(),
         }),
@@ -71,6 +78,9 @@ pub const MAX_PDF_BYTES: u64 = 256 << 20;
 /// The largest Markdown or text file: more text than a PDF of that size would carry, and it is
 /// all chunked and embedded (8 MiB is about 8,000 passages, minutes of embedding).
 pub const MAX_TEXT_FILE_BYTES: u64 = 8 << 20;
+/// The largest HTML page: its markup is most of its bytes (a saved page of 16 MiB is a
+/// book's text and more).
+pub const MAX_HTML_BYTES: u64 = 16 << 20;
 /// The most text one document may have once extracted (a PDF can inflate): as above.
 pub const MAX_TEXT_CHARS: usize = 8 << 20;
 
@@ -79,6 +89,11 @@ pub fn check_size(path: &Path, format: DocFormat, n_bytes: u64) -> Result<(), In
     let (kind, limit) = match format {
         DocFormat::Pdf => ("PDF", MAX_PDF_BYTES),
         DocFormat::Markdown | DocFormat::Text => ("text", MAX_TEXT_FILE_BYTES),
+        DocFormat::Html => ("HTML", MAX_HTML_BYTES),
+        // Archives are read member by member within their own limits (markup.rs); their
+        // images, never unpacked, are most of their size.
+        DocFormat::Docx => ("Word", MAX_PDF_BYTES),
+        DocFormat::Epub => ("EPUB", MAX_PDF_BYTES),
     };
     if n_bytes == 0 {
         Err(IngestError::Empty {
@@ -130,9 +145,10 @@ pub async fn extract(
     match format {
         DocFormat::Pdf => {
             let never = CancelFlag::default();
-            let text = extract_pdf_isolated(
+            let text = extract_isolated(
                 config,
                 path,
+                format,
                 options.password,
                 options.ocr_language,
                 options.on_ocr,
@@ -141,6 +157,22 @@ pub async fn extract(
             .await?;
             let mut doc = finish_pages(path, format, text.pages, text.ocr_note.as_deref())?;
             doc.ocr = text.ocr;
+            Ok(doc)
+        }
+        DocFormat::Html | DocFormat::Docx | DocFormat::Epub => {
+            let never = CancelFlag::default();
+            let text = extract_isolated(
+                config,
+                path,
+                format,
+                None,
+                None,
+                &|_, _| {},
+                options.cancel.unwrap_or(&never),
+            )
+            .await?;
+            let mut doc = finish_pages(path, format, text.pages, None)?;
+            doc.sections = text.sections;
             Ok(doc)
         }
         DocFormat::Markdown | DocFormat::Text => {
@@ -201,6 +233,7 @@ fn finish_pages(
     Ok(DocumentText {
         format,
         pages,
+        sections: Vec::new(),
         ocr: Vec::new(),
     })
 }

@@ -16,6 +16,8 @@ pub enum PdfFailure {
     PasswordRequired,
     WrongPassword,
     Malformed(String),
+    /// A Word, EPUB or HTML file that is not what it says (markup.rs).
+    MalformedDocument(String),
     ParserFailed(String),
 }
 

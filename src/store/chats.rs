@@ -31,6 +31,8 @@ pub struct StoredPassage {
     pub cited: bool,
     /// Drawn from a page read by OCR.
     pub ocr: bool,
+    /// The title of its section (Word, EPUB, HTML), named in place of a page.
+    pub section: Option<String>,
 }
 
 /// Measurements of one answer.
@@ -279,8 +281,8 @@ impl Db {
         for p in &message.passages {
             sqlx::query(
                 "INSERT INTO message_passages (message_id, n, chunk_id, document_id, document, \
-                 first_page, last_page, text, score, cited, ocr) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 first_page, last_page, text, score, cited, ocr, section) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(id)
             .bind(p.n)
@@ -293,6 +295,7 @@ impl Db {
             .bind(p.score)
             .bind(p.cited)
             .bind(p.ocr)
+            .bind(&p.section)
             .execute(&mut *tx)
             .await?;
         }
@@ -307,7 +310,7 @@ impl Db {
     async fn passages_of(&self, message_id: MessageId) -> Result<Vec<StoredPassage>, DbError> {
         Ok(sqlx::query_as::<_, StoredPassage>(
             "SELECT n, chunk_id, document_id, document, first_page, last_page, text, score, cited, \
-             ocr FROM message_passages WHERE message_id = ? ORDER BY n",
+             ocr, section FROM message_passages WHERE message_id = ? ORDER BY n",
         )
         .bind(message_id)
         .fetch_all(self.pool())

@@ -9,11 +9,15 @@ use super::{Db, blob_to_embedding, embedding_to_blob, now_ms};
 use crate::error::DbError;
 use crate::ids::{CollectionId, DocumentId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DocFormat {
     Pdf,
     Markdown,
     Text,
+    Html,
+    Docx,
+    Epub,
 }
 
 impl DocFormat {
@@ -22,13 +26,25 @@ impl DocFormat {
             Self::Pdf => "pdf",
             Self::Markdown => "markdown",
             Self::Text => "text",
+            Self::Html => "html",
+            Self::Docx => "docx",
+            Self::Epub => "epub",
         }
+    }
+
+    /// Whether its text is cut into sections under headings, which citations name in place
+    /// of pages.
+    pub fn has_sections(self) -> bool {
+        matches!(self, Self::Html | Self::Docx | Self::Epub)
     }
 
     fn parse(s: &str) -> Self {
         match s {
             "pdf" => Self::Pdf,
             "markdown" => Self::Markdown,
+            "html" => Self::Html,
+            "docx" => Self::Docx,
+            "epub" => Self::Epub,
             _ => Self::Text,
         }
     }
@@ -82,6 +98,8 @@ pub struct StoredChunk {
     pub text: String,
     /// Drawn from a page read by OCR.
     pub ocr: bool,
+    /// The title of its section (Word, EPUB, HTML).
+    pub section: Option<String>,
 }
 
 /// A document ready to be written, with all its chunks and their vectors.
@@ -109,6 +127,7 @@ pub struct NewChunk {
     pub text: String,
     pub embedding: Vec<f32>,
     pub ocr: bool,
+    pub section: Option<String>,
 }
 
 const DOCUMENT_COLUMNS: &str = "id, collection_id, name, source_path, format, content_hash, \
@@ -254,7 +273,8 @@ impl Db {
         for (chunk_idx, chunk) in doc.chunks.iter().enumerate() {
             let chunk_id = sqlx::query(
                 "INSERT INTO chunks (document_id, chunk_idx, first_page, last_page, char_start, \
-                 char_end, n_tokens, text, embedding, ocr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 char_end, n_tokens, text, embedding, ocr, section) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(document_id)
             .bind(i64::try_from(chunk_idx).unwrap_or(i64::MAX))
@@ -266,6 +286,7 @@ impl Db {
             .bind(&chunk.text)
             .bind(embedding_to_blob(&chunk.embedding))
             .bind(chunk.ocr)
+            .bind(&chunk.section)
             .execute(&mut *tx)
             .await?
             .last_insert_rowid();
@@ -303,7 +324,7 @@ impl Db {
     pub async fn chunks(&self, document_id: DocumentId) -> Result<Vec<StoredChunk>, DbError> {
         Ok(sqlx::query_as::<_, StoredChunk>(
             "SELECT id, document_id, chunk_idx, first_page, last_page, char_start, char_end, \
-             n_tokens, text, ocr FROM chunks WHERE document_id = ? ORDER BY chunk_idx",
+             n_tokens, text, ocr, section FROM chunks WHERE document_id = ? ORDER BY chunk_idx",
         )
         .bind(document_id)
         .fetch_all(&self.pool)

@@ -76,6 +76,7 @@ impl Db {
             .map_err(open_err)?;
         refuse_newer_schema(&pool, path).await?;
         MIGRATIONS.run(&pool).await?;
+        admit_sectioned_formats(&pool).await?;
         Ok(Self { pool })
     }
 
@@ -126,6 +127,66 @@ impl Db {
             .await?;
         Ok(verdict == "ok")
     }
+}
+
+/// Widens `documents.format`'s CHECK to the Word, EPUB and HTML formats (migration 8 says
+/// why this is not a migration): the table is rebuilt from its own definition with the new
+/// CHECK, its rows and its id sequence (ids are never reused) copied, in one transaction with
+/// foreign keys off on that connection, so a crash leaves the old table and the next open
+/// tries again. Nothing to do once the CHECK admits 'epub'.
+async fn admit_sectioned_formats(pool: &SqlitePool) -> Result<(), DbError> {
+    const OLD: &str = "CHECK (format IN ('pdf', 'markdown', 'text'))";
+    const NEW: &str = "CHECK (format IN ('pdf', 'markdown', 'text', 'html', 'docx', 'epub'))";
+    let sql: String = sqlx::query_scalar(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'documents'",
+    )
+    .fetch_one(pool)
+    .await?;
+    if !sql.contains(OLD) {
+        return Ok(());
+    }
+    let create = sql.replacen(OLD, NEW, 1).replacen(
+        "CREATE TABLE documents",
+        "CREATE TABLE documents_new",
+        1,
+    );
+    let mut conn = pool.acquire().await?;
+    sqlx::query("PRAGMA foreign_keys = OFF")
+        .execute(&mut *conn)
+        .await?;
+    let rebuilt = async {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        for statement in [
+            "DROP TABLE IF EXISTS documents_new",
+            create.as_str(),
+            "INSERT INTO documents_new SELECT * FROM documents",
+            "INSERT INTO sqlite_sequence (name, seq) \
+             SELECT 'documents_new', seq FROM sqlite_sequence WHERE name = 'documents' \
+             AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'documents_new')",
+            "UPDATE sqlite_sequence SET seq = max(seq, \
+             (SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'documents')) \
+             WHERE name = 'documents_new'",
+            "DROP TABLE documents",
+            "ALTER TABLE documents_new RENAME TO documents",
+        ] {
+            sqlx::query(statement).execute(&mut *tx).await?;
+        }
+        let broken: Vec<sqlx::sqlite::SqliteRow> = sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&mut *tx)
+            .await?;
+        if !broken.is_empty() {
+            return Err(sqlx::Error::Protocol(format!(
+                "{} rows lost their document while widening documents.format",
+                broken.len()
+            )));
+        }
+        tx.commit().await
+    }
+    .await;
+    sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut *conn)
+        .await?;
+    Ok(rebuilt?)
 }
 
 /// A database that a newer Lectern has migrated past what this one knows is left exactly as

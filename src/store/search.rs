@@ -16,6 +16,7 @@ pub struct PassageRow {
     pub last_page: Option<i64>,
     pub text: String,
     pub ocr: bool,
+    pub section: Option<String>,
 }
 
 impl Db {
@@ -27,7 +28,7 @@ impl Db {
         let placeholders = vec!["?"; chunk_ids.len()].join(", ");
         let sql = format!(
             "SELECT c.id AS chunk_id, c.document_id, d.name AS document, c.first_page, \
-             c.last_page, c.text, c.ocr FROM chunks c JOIN documents d ON d.id = c.document_id \
+             c.last_page, c.text, c.ocr, c.section FROM chunks c JOIN documents d ON d.id = c.document_id \
              WHERE c.id IN ({placeholders})"
         );
         let mut query = sqlx::query_as::<_, PassageRow>(&sql);

@@ -26,6 +26,7 @@ fn fixture(name: &str, format: DocFormat) -> DocumentText {
         format,
         pages: vec![normalize(&raw)],
         ocr: Vec::new(),
+        sections: Vec::new(),
     }
 }
 
@@ -66,6 +67,7 @@ fn chunks_fit_the_model_and_know_their_pages() {
         format: DocFormat::Pdf,
         pages,
         ocr: Vec::new(),
+        sections: Vec::new(),
     };
     let full = doc.pages.join("\n\n");
     let chunks = chunker.chunk(&doc);

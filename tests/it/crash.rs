@@ -265,6 +265,7 @@ async fn store_synthetic_document(
                 text: format!("synthetic passage {name} {chunk_idx}"),
                 embedding: v,
                 ocr: false,
+                section: None,
             }
         })
         .collect();

@@ -151,6 +151,11 @@ async fn every_earlier_schema_is_migrated_without_losing_data() {
              VALUES (1, 1, 'a.md', '/a.md', 'markdown', 'h', 5, NULL, 1, 'all-MiniLM-L6-v2', 0)",
             "INSERT INTO chunks (id, document_id, chunk_idx, char_start, char_end, n_tokens, text, \
              embedding) VALUES (1, 1, 0, 0, 5, 2, 'lighthouse keepers', x'0000803f')",
+            // A deleted document: its id must never come back (migration 8 rebuilds the table).
+            "INSERT INTO documents (id, collection_id, name, source_path, format, content_hash, \
+             byte_len, n_pages, n_chunks, embedding_model, added_at) \
+             VALUES (7, 1, 'b.md', '/b.md', 'markdown', 'h7', 5, NULL, 0, 'all-MiniLM-L6-v2', 0)",
+            "DELETE FROM documents WHERE id = 7",
         ] {
             sqlx::query(sql).execute(&pool).await.expect(sql);
         }
@@ -174,6 +179,36 @@ async fn every_earlier_schema_is_migrated_without_losing_data() {
             1,
             "keyword search after migrating from schema {n_applied}"
         );
+        let stored = db
+            .replace_document(&lectern::store::NewDocument {
+                collection_id: lectern::CollectionId(1),
+                name: "c.html".into(),
+                source_path: "/c.html".into(),
+                format: lectern::store::DocFormat::Html,
+                content_hash: "h8".into(),
+                byte_len: 5,
+                n_pages: None,
+                n_ocr_pages: 0,
+                embedding_model: "all-MiniLM-L6-v2".into(),
+                chunks: Vec::new(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("an HTML document after schema {n_applied}: {e}"));
+        assert!(
+            stored.document_id.0 > 7,
+            "a deleted id came back: {stored:?}"
+        );
+        // Deleting a document still takes its chunks with it (the foreign key survived).
+        db.delete_document(lectern::DocumentId(1))
+            .await
+            .expect("delete");
+        assert!(
+            db.chunks(lectern::DocumentId(1))
+                .await
+                .expect("chunks")
+                .is_empty()
+        );
+        assert!(db.integrity_check().await.expect("integrity"));
         db.close().await;
     }
 }

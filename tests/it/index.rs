@@ -52,6 +52,7 @@ async fn store_doc(
                 text: name.into(),
                 embedding: v.clone(),
                 ocr: false,
+                section: None,
             })
             .collect(),
     };

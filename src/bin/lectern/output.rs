@@ -78,6 +78,8 @@ struct ChunkJson<'a> {
     tokens: i64,
     text: &'a str,
     ocr: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    section: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -102,6 +104,9 @@ pub struct HitJson<'a> {
     text: &'a str,
     /// Drawn from a page read by OCR.
     ocr: bool,
+    /// Its section's title (Word, EPUB, HTML), in place of pages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    section: Option<&'a str>,
 }
 
 /// The shape of `lectern search --json`, which `lectern serve`'s search returns too.
@@ -128,6 +133,7 @@ impl<'a> SearchJson<'a> {
                     chunk_id: p.chunk_id,
                     text: &p.text,
                     ocr: p.ocr,
+                    section: p.section.as_deref(),
                 })
                 .collect(),
         }
@@ -155,7 +161,11 @@ struct EvalJson {
     modes: Vec<ModeJson>,
 }
 
-fn pages(first: Option<i64>, last: Option<i64>) -> String {
+/// Where a passage is: its section's title (Word, EPUB, HTML), or its pages.
+fn place(first: Option<i64>, last: Option<i64>, section: Option<&str>) -> String {
+    if let Some(section) = section {
+        return format!("§ {section}");
+    }
     match (first, last) {
         (Some(a), Some(b)) if a != b => format!("pages {a}-{b}"),
         (Some(a), _) => format!("page {a}"),
@@ -391,13 +401,10 @@ impl Out {
                 tokens: c.n_tokens,
                 text: &c.text,
                 ocr: c.ocr,
+                section: c.section.as_deref(),
             });
         } else {
-            let pages = match (c.first_page, c.last_page) {
-                (Some(a), Some(b)) if a != b => format!("pages {a}-{b}"),
-                (Some(a), _) => format!("page {a}"),
-                _ => String::new(),
-            };
+            let pages = place(c.first_page, c.last_page, c.section.as_deref());
             outln!(
                 "── chunk {} · {} · {} tokens{}",
                 c.chunk_idx,
@@ -431,7 +438,7 @@ impl Out {
                 "{:>3}. {} {}{} (score {:.4})",
                 i + 1,
                 p.document,
-                pages(p.first_page, p.last_page),
+                place(p.first_page, p.last_page, p.section.as_deref()),
                 if p.ocr { ", read by OCR" } else { "" },
                 p.score
             );

@@ -25,6 +25,9 @@ pub struct PassageJson {
     pub cited: Option<bool>,
     /// Drawn from a page read by OCR: its words may be misread.
     pub ocr: bool,
+    /// Its section's title (Word, EPUB, HTML), in place of pages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
 }
 
 impl PassageJson {
@@ -40,6 +43,7 @@ impl PassageJson {
             text: p.text.clone(),
             cited: Some(p.cited),
             ocr: p.ocr,
+            section: p.section.clone(),
         }
     }
 
@@ -58,6 +62,7 @@ impl PassageJson {
                 text: p.text.clone(),
                 cited: None,
                 ocr: p.ocr,
+                section: p.section.clone(),
             })
             .collect()
     }

@@ -198,7 +198,7 @@ export type DataDirView = {
 };
 
 /**  What kind of file a document was read from. */
-export type DocFormat = "pdf" | "markdown" | "text";
+export type DocFormat = "pdf" | "markdown" | "text" | "html" | "docx" | "epub";
 
 export type DocumentView = {
 	id: number,
@@ -373,6 +373,8 @@ export type PassageView = {
 	cited: boolean,
 	/**  Drawn from a page read by OCR: its words may be misread. */
 	ocr: boolean,
+	/**  Its section's title (Word, EPUB, HTML), named in place of pages. */
+	section: string | null,
 };
 
 export type PendingSwitchView = {

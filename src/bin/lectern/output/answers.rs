@@ -10,7 +10,7 @@ use lectern::models::{DownloadProgress, ModelEntry};
 use lectern::prompt::PromptDefaults;
 use serde::Serialize;
 
-use super::{Out, pages};
+use super::{Out, place};
 
 #[derive(Serialize)]
 struct PassageJson<'a> {
@@ -25,6 +25,9 @@ struct PassageJson<'a> {
     text: Option<&'a str>,
     /// Drawn from a page read by OCR.
     ocr: bool,
+    /// Its section's title (Word, EPUB, HTML), in place of pages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    section: Option<&'a str>,
 }
 
 impl<'a> PassageJson<'a> {
@@ -38,6 +41,7 @@ impl<'a> PassageJson<'a> {
             cited,
             text: text.then_some(p.text.as_str()),
             ocr: p.ocr,
+            section: p.section.as_deref(),
         }
     }
 }
@@ -204,7 +208,7 @@ impl Out {
                     "  [{}] {}{}{}{}",
                     p.n,
                     p.document,
-                    match pages(p.first_page, p.last_page).as_str() {
+                    match place(p.first_page, p.last_page, p.section.as_deref()).as_str() {
                         "" => String::new(),
                         pg => format!(", {pg}"),
                     },
@@ -249,7 +253,7 @@ impl Out {
                     "   [{}] {}, {}{}",
                     p.n,
                     p.document,
-                    pages(p.first_page, p.last_page),
+                    place(p.first_page, p.last_page, p.section.as_deref()),
                     if p.ocr { ", read by OCR" } else { "" }
                 );
             }

@@ -106,6 +106,7 @@ fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::PasswordRequired
         | ErrorCode::WrongPassword
         | ErrorCode::MalformedPdf
+        | ErrorCode::MalformedDocument
         | ErrorCode::NoTextLayer
         | ErrorCode::GarbledText
         | ErrorCode::PromptTooLong => StatusCode::BAD_REQUEST,

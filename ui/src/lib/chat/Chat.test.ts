@@ -27,8 +27,8 @@ const stored: MessageView = {
   finish: "end_of_text",
   model: "SmolLM2-135M-Instruct.Q4_1.gguf",
   passages: [
-    { n: 1, document_id: 4, document: "debian-faq.pdf", first_page: 8, last_page: 8, text: "apt-get install …", cited: true, ocr: false },
-    { n: 2, document_id: 4, document: "debian-faq.pdf", first_page: 30, last_page: 31, text: "dpkg …", cited: false, ocr: true },
+    { n: 1, document_id: 4, document: "debian-faq.pdf", first_page: 8, last_page: 8, text: "apt-get install …", cited: true, ocr: false, section: null },
+    { n: 2, document_id: 4, document: "debian-faq.pdf", first_page: 30, last_page: 31, text: "dpkg …", cited: false, ocr: true, section: null },
   ],
   citations_matched: false,
   unsupported: [],

@@ -33,6 +33,9 @@ describe("citations", () => {
     expect(pages({ first_page: null, last_page: null })).toBe("");
     expect(sourceLabel({ document: "faq.pdf", first_page: 3, last_page: null })).toBe("faq.pdf, p. 3");
     expect(sourceLabel({ document: "notes.md", first_page: null, last_page: null })).toBe("notes.md");
+    expect(
+      sourceLabel({ document: "faq.html", first_page: null, last_page: null, section: "Basics › What is Debian?" }),
+    ).toBe("faq.html, § Basics › What is Debian?");
     expect(sourceLabel({ document: "scan.pdf", first_page: 1, last_page: 1, ocr: true })).toBe(
       "scan.pdf, p. 1, read by OCR",
     );

@@ -34,9 +34,13 @@ export function pages(passage: Pick<PassageView, "first_page" | "last_page">): s
 
 /** "debian-faq.pdf, p. 8" */
 export function sourceLabel(
-  passage: Pick<PassageView, "document" | "first_page" | "last_page"> & { ocr?: boolean },
+  passage: Pick<PassageView, "document" | "first_page" | "last_page"> & {
+    ocr?: boolean;
+    section?: string | null;
+  },
 ): string {
-  const where = pages(passage);
+  // A Word, EPUB or HTML document is cited by the section's headings, not by a page.
+  const where = passage.section ? `§ ${passage.section}` : pages(passage);
   const label = where ? `${passage.document}, ${where}` : passage.document;
   // A scanned page's words may be misread: the reader should know before trusting a quote.
   return passage.ocr ? `${label}, read by OCR` : label;

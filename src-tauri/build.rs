@@ -12,6 +12,7 @@ const COMMANDS: &[&str] = &[
     "remove_document",
     "list_ocr_languages",
     "set_ocr_language",
+    "section_text",
     "start_ingest",
     "reindex_collection",
     "cancel_job",

@@ -32,6 +32,7 @@ pub fn bindings() -> tauri_specta::Builder<tauri::Wry> {
             collections::remove_document,
             collections::list_ocr_languages,
             collections::set_ocr_language,
+            collections::section_text,
             ingest::start_ingest,
             ingest::reindex_collection,
             ingest::cancel_job,

@@ -59,6 +59,25 @@ impl Library {
         Ok(self.db.rename_collection(id, new_name).await?)
     }
 
+    /// The text of one section of a Word, EPUB or HTML document (`section` as its chunks
+    /// name it), stitched from the stored chunks: what the viewer shows in place of a page,
+    /// even when the file has moved. Empty when no chunk has that section.
+    pub async fn section_text(&self, document_id: DocumentId, section: &str) -> Result<String> {
+        let mut chunks: Vec<StoredChunk> = self
+            .db
+            .chunks(document_id)
+            .await?
+            .into_iter()
+            .filter(|c| c.section.as_deref() == Some(section))
+            .collect();
+        chunks.sort_by_key(|c| c.char_start);
+        Ok(stitch(
+            chunks
+                .iter()
+                .map(|c| (c.char_start, c.char_end, c.text.as_str())),
+        ))
+    }
+
     /// The OCR languages that can be chosen (Tesseract's codes, those installed); empty when
     /// OCR is not installed.
     pub async fn ocr_languages(&self) -> Result<Vec<String>> {
@@ -136,5 +155,48 @@ impl Library {
             .await?;
         index.save().await?;
         Ok(doc)
+    }
+}
+
+/// Overlapping chunks (start, end, text; offsets in characters, in order of start) joined
+/// into the text they were cut from; a gap between two (blanks the splitter dropped) becomes
+/// a line break.
+fn stitch<'a>(chunks: impl Iterator<Item = (i64, i64, &'a str)>) -> String {
+    let mut text = String::new();
+    let mut end = None;
+    for (start, chunk_end, chunk) in chunks {
+        match end {
+            Some(end) if start < end => {
+                let skip = usize::try_from(end - start).unwrap_or(usize::MAX);
+                text.extend(chunk.chars().skip(skip));
+            }
+            Some(_) => {
+                text.push('\n');
+                text.push_str(chunk);
+            }
+            None => text.push_str(chunk),
+        }
+        end = Some(end.map_or(chunk_end, |e: i64| e.max(chunk_end)));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stitch;
+
+    #[test]
+    fn overlapping_chunks_are_stitched_back_into_their_text() {
+        let full = "Keepers trimmed the wicks. Oil gave way to kerosene. Lenses bent light.";
+        let piece = |a: usize, b: usize| (a as i64, b as i64, &full[a..b]);
+        let chunks = [piece(0, 40), piece(27, 52), piece(40, 71)];
+        assert_eq!(stitch(chunks.into_iter()), full);
+        // A gap (the blank between two paragraphs) becomes a line break.
+        let gapped = [piece(0, 26), piece(27, 52)];
+        assert_eq!(
+            stitch(gapped.into_iter()),
+            "Keepers trimmed the wicks.\nOil gave way to kerosene."
+        );
+        assert_eq!(stitch(std::iter::empty()), "");
     }
 }

@@ -84,3 +84,18 @@ pub async fn set_ocr_language(
         .set_ocr_language(CollectionId(collection_id), &language)
         .await?)
 }
+
+/// The text of one section of a Word, EPUB or HTML document: the viewer's page for a
+/// citation of such a document.
+#[tauri::command]
+#[specta::specta]
+pub async fn section_text(
+    app: State<'_, Session>,
+    document_id: i64,
+    section: String,
+) -> IpcResult<String> {
+    Ok(app
+        .library()
+        .section_text(DocumentId(document_id), &section)
+        .await?)
+}

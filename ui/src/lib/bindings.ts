@@ -18,6 +18,11 @@ export const commands = {
 	/**  The language the collection's scanned pages are read in from its next ingest on. */
 	setOcrLanguage: (collectionId: number, language: string) => typedError<null, IpcError>(__TAURI_INVOKE("set_ocr_language", { collectionId, language })),
 	/**
+	 *  The text of one section of a Word, EPUB or HTML document: the viewer's page for a
+	 *  citation of such a document.
+	 */
+	sectionText: (documentId: number, section: string) => typedError<string, IpcError>(__TAURI_INVOKE("section_text", { documentId, section })),
+	/**
 	 *  Adds files and folders to a collection as a job; returns its id at once. Progress arrives
 	 *  as [`IngestProgress`] events, the last one `finished`.
 	 */

@@ -11,30 +11,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use lectern::eval::metrics::character_error_rate;
 use lectern::extract::ocr::{self, PageRead};
 
 fn shared_pdf(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/data/pdfs")
         .join(name)
-}
-
-/// Edits to turn `got` into `want` over `want`'s length, whitespace runs folded.
-fn character_error_rate(got: &str, want: &str) -> f64 {
-    let fold = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    let got: Vec<char> = fold(got).chars().collect();
-    let want: Vec<char> = fold(want).chars().collect();
-    let mut previous: Vec<usize> = (0..=want.len()).collect();
-    let mut current = vec![0; want.len() + 1];
-    for (i, g) in got.iter().enumerate() {
-        current[0] = i + 1;
-        for (j, w) in want.iter().enumerate() {
-            let substitution = previous[j] + usize::from(g != w);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        std::mem::swap(&mut previous, &mut current);
-    }
-    previous[want.len()] as f64 / want.len().max(1) as f64
 }
 
 /// Samples the peak RSS (VmHWM) of this process's pdftocairo and tesseract children until

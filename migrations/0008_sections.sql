@@ -2,7 +2,7 @@
 -- their headings: a chunk keeps its section's title (the heading path), which a citation names in
 -- place of a page, and so does a cited copy of it.
 --
--- documents.format's CHECK must also admit 'html', 'docx' and 'epub'. SQLite changes a CHECK only
+-- documents.format's CHECK must also admit 'html', 'docx', 'odt' and 'epub'. SQLite changes a CHECK only
 -- by rebuilding the table with foreign keys off (else dropping the old table deletes every
 -- chunk), which cannot happen inside the transaction a migration runs in: `Db::open` does it
 -- after the migrations (`store::admit_sectioned_formats`).

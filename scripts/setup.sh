@@ -294,8 +294,9 @@ if ((test_models)); then
   fi
   record "$gemma" "$gemma_sha"
 
-  # Word and HTML files written by others, for tests/it/formats.rs: python-docx's own test
-  # documents (in its sdist) and the Debian FAQ in HTML (Debian's debian-faq package).
+  # Word, OpenDocument and HTML files written by others, for tests/it/formats.rs: python-docx's
+  # and odfpy's own test documents (in their sdists) and the Debian FAQ in HTML (Debian's
+  # debian-faq package).
   docs=$fixtures/documents
   mkdir -p "$docs"
   if [[ ! -f $docs/docx/par-known-styles.docx ]]; then
@@ -310,6 +311,19 @@ if ((test_models)); then
     fi
     rm -rf "$docs/docx" && mkdir -p "$docs/docx"
     tar -xzf "$sdist" -C "$docs/docx" --strip-components=4 python_docx-1.2.0/features/steps/test_files
+  fi
+  if [[ ! -f $docs/odt/serious_poem.odt ]]; then
+    sdist_dir=$cache/sdists/odfpy-1.4.1
+    sdist=$sdist_dir/odfpy-1.4.1.tar.gz
+    if ! check "$sdist" db766a6e59c5103212f3cc92ec8dd50a0f3a02790233ed0b52148b70d3c438ec; then
+      rm -rf "$sdist_dir" && mkdir -p "$sdist_dir"
+      say "downloading odfpy 1.4.1 (sdist: its test documents)"
+      python3 -m pip download -q --no-deps --no-binary=:all: -d "$sdist_dir" odfpy==1.4.1 >&2
+      check "$sdist" db766a6e59c5103212f3cc92ec8dd50a0f3a02790233ed0b52148b70d3c438ec ||
+        { say "$sdist: SHA-256 mismatch"; exit 1; }
+    fi
+    rm -rf "$docs/odt" && mkdir -p "$docs/odt"
+    tar -xzf "$sdist" -C "$docs/odt" --strip-components=3 --wildcards 'odfpy-1.4.1/tests/examples/*.odt'
   fi
   if [[ ! -f $docs/debian-faq-html/index.en.html ]]; then
     deb_dir=$cache/debs && mkdir -p "$deb_dir"

@@ -100,6 +100,7 @@ impl Chunker {
             | DocFormat::Text
             | DocFormat::Html
             | DocFormat::Docx
+            | DocFormat::Odt
             | DocFormat::Epub => self.text.chunk_char_indices(&full).collect(),
         };
         pieces

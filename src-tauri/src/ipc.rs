@@ -215,6 +215,7 @@ pub enum DocFormat {
     Text,
     Html,
     Docx,
+    Odt,
     Epub,
 }
 
@@ -227,6 +228,7 @@ impl From<lectern::library::DocFormat> for DocFormat {
             Core::Text => Self::Text,
             Core::Html => Self::Html,
             Core::Docx => Self::Docx,
+            Core::Odt => Self::Odt,
             Core::Epub => Self::Epub,
         }
     }

@@ -172,6 +172,7 @@ async fn document_response(
                 // viewer shows these documents' passages, not their files.
                 lectern::library::DocFormat::Html
                 | lectern::library::DocFormat::Docx
+                | lectern::library::DocFormat::Odt
                 | lectern::library::DocFormat::Epub => "application/octet-stream",
             };
             reply(StatusCode::OK, mime, bytes)

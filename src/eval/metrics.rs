@@ -1,5 +1,6 @@
 //! Retrieval metrics for one ranked list against graded relevance judgements: recall@k,
-//! success@k, nDCG@k and MRR@k, as BEIR and TREC define them.
+//! success@k, nDCG@k and MRR@k, as BEIR and TREC define them; and the character error rate
+//! that OCR is measured by.
 
 use std::collections::HashMap;
 
@@ -56,4 +57,24 @@ pub fn ndcg_at(ranked: &[String], relevant: &Judgements, k: usize) -> f64 {
         .map(|(i, &g)| f64::from(g) / ((i + 2) as f64).log2())
         .sum();
     if idcg == 0.0 { 0.0 } else { dcg / idcg }
+}
+
+/// Character error rate: the edits (Levenshtein) that turn `got` into `want`, over `want`'s
+/// length, after folding runs of whitespace on both sides (line breaks are layout, not
+/// characters read). How OCR is measured against a transcript.
+pub fn character_error_rate(got: &str, want: &str) -> f64 {
+    let fold = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let got: Vec<char> = fold(got).chars().collect();
+    let want: Vec<char> = fold(want).chars().collect();
+    let mut previous: Vec<usize> = (0..=want.len()).collect();
+    let mut current = vec![0; want.len() + 1];
+    for (i, g) in got.iter().enumerate() {
+        current[0] = i + 1;
+        for (j, w) in want.iter().enumerate() {
+            let substitution = previous[j] + usize::from(g != w);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[want.len()] as f64 / want.len().max(1) as f64
 }

@@ -228,6 +228,7 @@ fn read_sections(request: &WorkerRequest) -> WorkerMessage {
             |e: markup::MarkupFailure| WorkerMessage::Failed(PdfFailure::MalformedDocument(e.0));
         match request.format {
             DocFormat::Docx => markup::docx_sections(open()?).map_err(malformed),
+            DocFormat::Odt => markup::odt_sections(open()?).map_err(malformed),
             DocFormat::Epub => markup::epub_sections(open()?).map_err(malformed),
             _ => {
                 let bytes = std::fs::read(&request.path)
@@ -385,6 +386,7 @@ pub async fn extract_isolated(
                 path,
                 kind: match format {
                     DocFormat::Docx => "Word document",
+                    DocFormat::Odt => "OpenDocument text",
                     DocFormat::Epub => "EPUB",
                     DocFormat::Html => "HTML page",
                     DocFormat::Pdf | DocFormat::Markdown | DocFormat::Text => "document",

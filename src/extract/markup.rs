@@ -1,4 +1,4 @@
-//! Word (DOCX), EPUB and HTML read into sections: a section is the text under one heading, and
+//! Word (DOCX), OpenDocument text (ODT), EPUB and HTML read into sections: a section is the text under one heading, and
 //! its title is the heading's path ("Installing › From a CD"), which a citation names in place
 //! of a page. Run inside the extraction worker, like PDFs: archives are unpacked within fixed
 //! limits, so a zip bomb or a broken archive costs one file.
@@ -332,6 +332,17 @@ fn attr(e: &quick_xml::events::BytesStart<'_>, local: &str) -> Option<String> {
         })
 }
 
+/// An entity or character reference as text: quick-xml hands them over apart from the text
+/// around them. Others (a DTD's own entities) are dropped.
+fn push_reference(text: &mut String, reference: &quick_xml::events::BytesRef<'_>) {
+    let name: &str = reference.as_ref();
+    if let Some(c) = quick_xml::escape::resolve_predefined_entity(name) {
+        text.push_str(c);
+    } else if let Ok(Some(c)) = reference.resolve_char_ref() {
+        text.push(c);
+    }
+}
+
 // ---- DOCX ---------------------------------------------------------------------------------
 
 /// Heading levels of a Word document's paragraph styles, by style id: "heading N" (Word's
@@ -409,33 +420,11 @@ pub fn docx_sections(reader: impl Read + Seek) -> Result<Vec<Section>> {
             Ok(Event::Text(t)) if in_text => {
                 paragraph.push_str(&t.xml10_content());
             }
-            Ok(Event::GeneralRef(r)) if in_text => {
-                // quick-xml hands entities over apart from the text around them.
-                let name: &str = r.as_ref();
-                if let Some(c) = quick_xml::escape::resolve_predefined_entity(name) {
-                    paragraph.push_str(c);
-                } else if let Ok(Some(c)) = r.resolve_char_ref() {
-                    paragraph.push(c);
-                }
-            }
+            Ok(Event::GeneralRef(r)) if in_text => push_reference(&mut paragraph, &r),
             Ok(Event::End(e)) => match e.local_name().as_ref() {
                 "t" => in_text = false,
                 "p" => {
-                    let text = paragraph.trim();
-                    match level {
-                        Some(level) if !text.is_empty() => {
-                            state.flush();
-                            let heading = text.split_whitespace().collect::<Vec<_>>().join(" ");
-                            state.headings.retain(|(l, _)| *l < level);
-                            state.headings.push((level, heading));
-                            state.text.push_str(text);
-                            state.text.push('\n');
-                        }
-                        _ => {
-                            state.text.push_str(text);
-                            state.text.push('\n');
-                        }
-                    }
+                    end_paragraph(&mut state, &paragraph, level);
                     paragraph.clear();
                     level = None;
                 }
@@ -444,6 +433,88 @@ pub fn docx_sections(reader: impl Read + Seek) -> Result<Vec<Section>> {
             Ok(Event::Eof) => break,
             Ok(_) => {}
             Err(e) => return Err(fail(format!("word/document.xml: {e}"))),
+        }
+    }
+    state.flush();
+    Ok(state.sections)
+}
+
+/// A finished paragraph of a Word or OpenDocument file: a heading (with its level) starts a
+/// section, other text goes into the current one.
+fn end_paragraph(state: &mut HtmlState, paragraph: &str, level: Option<u8>) {
+    let text = paragraph.trim();
+    if let Some(level) = level.filter(|_| !text.is_empty()) {
+        state.flush();
+        let heading = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        state.headings.retain(|(l, _)| *l < level);
+        state.headings.push((level, heading));
+    }
+    state.text.push_str(text);
+    state.text.push('\n');
+}
+
+// ---- ODT ----------------------------------------------------------------------------------
+
+/// An OpenDocument text's sections (LibreOffice's .odt), split at its headings (`text:h` with
+/// their outline level). Notes and comments are left out: they interrupt a paragraph's text.
+pub fn odt_sections(reader: impl Read + Seek) -> Result<Vec<Section>> {
+    let mut archive = Archive::open(reader)?;
+    let content = archive.read_required("content.xml")?;
+    let mut state = HtmlState::default();
+    let mut xml = xml_reader(&content);
+    let mut paragraph = String::new();
+    let mut in_paragraph = false;
+    let mut level: Option<u8> = None;
+    let mut skipping = 0usize;
+    loop {
+        match xml.read_event() {
+            Ok(Event::Start(e)) => match e.local_name().as_ref() {
+                "note" | "annotation" => skipping += 1,
+                "h" if !in_paragraph => {
+                    in_paragraph = true;
+                    paragraph.clear();
+                    level = Some(
+                        attr(&e, "outline-level")
+                            .and_then(|l| l.parse::<u8>().ok())
+                            .map_or(1, |l| l.clamp(1, 9)),
+                    );
+                }
+                "p" if !in_paragraph => {
+                    in_paragraph = true;
+                    paragraph.clear();
+                    level = None;
+                }
+                _ => {}
+            },
+            Ok(Event::Empty(e)) if in_paragraph && skipping == 0 => match e.local_name().as_ref() {
+                "s" => {
+                    let n = attr(&e, "c")
+                        .and_then(|c| c.parse::<usize>().ok())
+                        .unwrap_or(1);
+                    paragraph.push_str(&" ".repeat(n.min(64)));
+                }
+                "tab" => paragraph.push('\t'),
+                "line-break" => paragraph.push('\n'),
+                _ => {}
+            },
+            Ok(Event::Text(t)) if in_paragraph && skipping == 0 => {
+                paragraph.push_str(&t.xml10_content());
+            }
+            Ok(Event::GeneralRef(r)) if in_paragraph && skipping == 0 => {
+                push_reference(&mut paragraph, &r);
+            }
+            Ok(Event::End(e)) => match e.local_name().as_ref() {
+                "note" | "annotation" => skipping = skipping.saturating_sub(1),
+                "h" | "p" if in_paragraph && skipping == 0 => {
+                    end_paragraph(&mut state, &paragraph, level);
+                    in_paragraph = false;
+                    level = None;
+                }
+                _ => {}
+            },
+            Ok(Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => return Err(fail(format!("content.xml: {e}"))),
         }
     }
     state.flush();

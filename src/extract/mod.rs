@@ -66,6 +66,7 @@ pub fn detect_format(path: &Path) -> Result<DocFormat, IngestError> {
         "txt" | "text" => Ok(DocFormat::Text),
         "html" | "htm" | "xhtml" => Ok(DocFormat::Html),
         "docx" => Ok(DocFormat::Docx),
+        "odt" => Ok(DocFormat::Odt),
         "epub" => Ok(DocFormat::Epub),
         _ => Err(IngestError::UnsupportedFormat {
             path: path.to_owned(),
@@ -93,6 +94,7 @@ pub fn check_size(path: &Path, format: DocFormat, n_bytes: u64) -> Result<(), In
         // Archives are read member by member within their own limits (markup.rs); their
         // images, never unpacked, are most of their size.
         DocFormat::Docx => ("Word", MAX_PDF_BYTES),
+        DocFormat::Odt => ("OpenDocument", MAX_PDF_BYTES),
         DocFormat::Epub => ("EPUB", MAX_PDF_BYTES),
     };
     if n_bytes == 0 {
@@ -159,7 +161,7 @@ pub async fn extract(
             doc.ocr = text.ocr;
             Ok(doc)
         }
-        DocFormat::Html | DocFormat::Docx | DocFormat::Epub => {
+        DocFormat::Html | DocFormat::Docx | DocFormat::Odt | DocFormat::Epub => {
             let never = CancelFlag::default();
             let text = extract_isolated(
                 config,

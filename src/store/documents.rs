@@ -17,6 +17,7 @@ pub enum DocFormat {
     Text,
     Html,
     Docx,
+    Odt,
     Epub,
 }
 
@@ -28,6 +29,7 @@ impl DocFormat {
             Self::Text => "text",
             Self::Html => "html",
             Self::Docx => "docx",
+            Self::Odt => "odt",
             Self::Epub => "epub",
         }
     }
@@ -35,7 +37,7 @@ impl DocFormat {
     /// Whether its text is cut into sections under headings, which citations name in place
     /// of pages.
     pub fn has_sections(self) -> bool {
-        matches!(self, Self::Html | Self::Docx | Self::Epub)
+        matches!(self, Self::Html | Self::Docx | Self::Odt | Self::Epub)
     }
 
     fn parse(s: &str) -> Self {
@@ -44,6 +46,7 @@ impl DocFormat {
             "markdown" => Self::Markdown,
             "html" => Self::Html,
             "docx" => Self::Docx,
+            "odt" => Self::Odt,
             "epub" => Self::Epub,
             _ => Self::Text,
         }

@@ -129,23 +129,29 @@ impl Db {
     }
 }
 
-/// Widens `documents.format`'s CHECK to the Word, EPUB and HTML formats (migration 8 says
-/// why this is not a migration): the table is rebuilt from its own definition with the new
-/// CHECK, its rows and its id sequence (ids are never reused) copied, in one transaction with
-/// foreign keys off on that connection, so a crash leaves the old table and the next open
-/// tries again. Nothing to do once the CHECK admits 'epub'.
+/// Widens `documents.format`'s CHECK to the Word, ODT, EPUB and HTML formats (migration 8
+/// says why this is not a migration): the table is rebuilt from its own definition with the
+/// new CHECK, its rows and its id sequence (ids are never reused) copied, in one transaction
+/// with foreign keys off on that connection, so a crash leaves the old table and the next open
+/// tries again. Nothing to do once the CHECK is `FORMATS_CHECK`.
 async fn admit_sectioned_formats(pool: &SqlitePool) -> Result<(), DbError> {
-    const OLD: &str = "CHECK (format IN ('pdf', 'markdown', 'text'))";
-    const NEW: &str = "CHECK (format IN ('pdf', 'markdown', 'text', 'html', 'docx', 'epub'))";
+    const FORMATS_CHECK: &str =
+        "CHECK (format IN ('pdf', 'markdown', 'text', 'html', 'docx', 'odt', 'epub'))";
     let sql: String = sqlx::query_scalar(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'documents'",
     )
     .fetch_one(pool)
     .await?;
-    if !sql.contains(OLD) {
+    let Some(start) = sql.find("CHECK (format IN (") else {
+        return Ok(());
+    };
+    let Some(len) = sql[start..].find("))").map(|at| at + 2) else {
+        return Ok(());
+    };
+    if &sql[start..start + len] == FORMATS_CHECK {
         return Ok(());
     }
-    let create = sql.replacen(OLD, NEW, 1).replacen(
+    let create = format!("{}{FORMATS_CHECK}{}", &sql[..start], &sql[start + len..]).replacen(
         "CREATE TABLE documents",
         "CREATE TABLE documents_new",
         1,

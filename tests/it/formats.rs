@@ -346,3 +346,33 @@ async fn the_faq_in_html_finds_answering_sections_as_often_as_the_pdf_finds_page
         "HTML section in top-5 for {html_top5} questions, PDF page for {pdf_top5}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn opendocument_texts_by_others_keep_their_headings_spaces_and_line_breaks() {
+    let t = TestLibrary::new().await;
+    let col = t.collection("odt").await;
+    let odt = documents().join("odt");
+    let files = [odt.join("headerfooter.odt"), odt.join("serious_poem.odt")];
+    let report = t.ingest(col, &files, None).await;
+    for f in &report.files {
+        assert_eq!(f.status, FileStatus::Indexed, "{:?}", f.error);
+    }
+    let db = t.library.db();
+    let heading = db
+        .find_document(col, "headerfooter.odt")
+        .await
+        .expect("stored");
+    let chunks = db.chunks(heading.id).await.expect("chunks");
+    assert_eq!(chunks[0].section.as_deref(), Some("Lorem ipsum"));
+    let poem = db
+        .find_document(col, "serious_poem.odt")
+        .await
+        .expect("stored");
+    let text = &db.chunks(poem.id).await.expect("chunks")[0].text;
+    // text:s, text:tab and text:line-break, as normalised (runs of blanks folded).
+    assert!(
+        text.starts_with("The boy stood on the burning deck,\nWhence all but him had fled.\n"),
+        "{text:?}"
+    );
+    assert!(text.contains("the battle's wreck"), "{text:?}");
+}

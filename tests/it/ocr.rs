@@ -7,31 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use lectern::eval::metrics::character_error_rate;
 use lectern::extract::{ExtractOptions, extract, ocr};
 use lectern::ingest::FileStatus;
 use lectern::store::DocFormat;
 
 use crate::cli::lectern;
 use crate::support::{TestLibrary, asset, extractor, shared_pdf};
-
-/// Character error rate: edits to turn `got` into `want`, over `want`'s length, after
-/// folding runs of whitespace (line breaks are layout, not characters read).
-fn character_error_rate(got: &str, want: &str) -> f64 {
-    let fold = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    let got: Vec<char> = fold(got).chars().collect();
-    let want: Vec<char> = fold(want).chars().collect();
-    let mut previous: Vec<usize> = (0..=want.len()).collect();
-    let mut current = vec![0; want.len() + 1];
-    for (i, g) in got.iter().enumerate() {
-        current[0] = i + 1;
-        for (j, w) in want.iter().enumerate() {
-            let substitution = previous[j] + usize::from(g != w);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        std::mem::swap(&mut previous, &mut current);
-    }
-    previous[want.len()] as f64 / want.len().max(1) as f64
-}
 
 #[test]
 fn the_error_rate_counts_edits_over_the_reference() {

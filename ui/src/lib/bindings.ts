@@ -203,7 +203,7 @@ export type DataDirView = {
 };
 
 /**  What kind of file a document was read from. */
-export type DocFormat = "pdf" | "markdown" | "text" | "html" | "docx" | "epub";
+export type DocFormat = "pdf" | "markdown" | "text" | "html" | "docx" | "odt" | "epub";
 
 export type DocumentView = {
 	id: number,

@@ -192,6 +192,7 @@ async fn store(
             n_pages: None,
             n_ocr_pages: 0,
             embedding_model: model_id.to_owned(),
+            source_mtime_ns: None,
             chunks: vec![NewChunk {
                 first_page: None,
                 last_page: None,
@@ -299,6 +300,7 @@ fn exact(sizes: &[usize]) {
                 n_pages: None,
                 n_ocr_pages: 0,
                 embedding_model: "synthetic".into(),
+                source_mtime_ns: None,
                 chunks,
             })
             .await

@@ -304,6 +304,10 @@ pub enum DbError {
     NoSuchChat(crate::ids::ChatId),
     #[error("no answer with id {0}")]
     NoSuchMessage(crate::ids::MessageId),
+    #[error("this collection does not follow {0:?}")]
+    NoSuchFolder(String),
+    #[error("this collection already follows {0:?}")]
+    FolderFollowed(String),
     #[error("the embedding model is now {active}, but this was embedded with {used}; add it again")]
     EmbeddingModelChanged { used: String, active: String },
 }
@@ -317,8 +321,9 @@ impl DbError {
             | Self::NoSuchCollectionId(_)
             | Self::NoSuchDocument(_)
             | Self::NoSuchChat(_)
-            | Self::NoSuchMessage(_) => ErrorCode::NotFound,
-            Self::CollectionExists(_) => ErrorCode::AlreadyExists,
+            | Self::NoSuchMessage(_)
+            | Self::NoSuchFolder(_) => ErrorCode::NotFound,
+            Self::CollectionExists(_) | Self::FolderFollowed(_) => ErrorCode::AlreadyExists,
             Self::EmptyName | Self::AmbiguousDocument(_) => ErrorCode::InvalidInput,
             Self::EmbeddingModelChanged { .. } => ErrorCode::EmbeddingModelChanged,
         }

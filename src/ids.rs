@@ -51,6 +51,10 @@ row_id!(
     DocumentId
 );
 row_id!(
+    /// A followed folder's row id.
+    FolderId
+);
+row_id!(
     /// A chat's row id.
     ChatId
 );

@@ -114,6 +114,16 @@ pub struct StageTimings {
 pub struct IngestReport {
     pub files: Vec<FileOutcome>,
     pub timings: StageTimings,
+    /// A followed folders' sync only: documents removed because their file was deleted
+    /// (their source paths).
+    pub removed: Vec<PathBuf>,
+    /// Documents whose file moved with its bytes unchanged (from, to): kept, not read again.
+    pub moved: Vec<(PathBuf, PathBuf)>,
+    /// Followed folders that were not there (or a mount point without its disk): their
+    /// documents were kept.
+    pub missing_folders: Vec<PathBuf>,
+    /// Files still being written when the sync gave up waiting: the next sync reads them.
+    pub unsettled: Vec<PathBuf>,
 }
 
 impl IngestReport {
@@ -139,6 +149,7 @@ struct Prepared {
     format: DocFormat,
     content_hash: String,
     byte_len: usize,
+    mtime_ns: Option<i64>,
     n_pages: Option<usize>,
     n_ocr_pages: usize,
     chunks: Vec<Chunk>,
@@ -315,6 +326,7 @@ impl Ingester {
         IngestReport {
             files: outcomes.into_iter().flatten().collect(),
             timings,
+            ..IngestReport::default()
         }
     }
 
@@ -334,7 +346,10 @@ impl Ingester {
             source,
         };
         // A missing file is "cannot read", whatever its name says its format is.
-        let n_bytes = tokio::fs::metadata(path).await.map_err(io_err)?.len();
+        // The mtime is taken before the bytes are read: a write in between leaves a stored
+        // mtime older than the file's, so the next rescan of a followed folder reads it again.
+        let metadata = tokio::fs::metadata(path).await.map_err(io_err)?;
+        let (n_bytes, mtime_ns) = (metadata.len(), mtime_ns(&metadata));
         let format = extract::detect_format(path)?;
         extract::check_size(path, format, n_bytes)?;
         let clock = Instant::now();
@@ -414,6 +429,7 @@ impl Ingester {
             format,
             content_hash,
             byte_len,
+            mtime_ns,
             n_pages,
             n_ocr_pages,
             chunks,
@@ -474,6 +490,7 @@ impl Ingester {
             n_pages: p.n_pages.map(to_i64),
             n_ocr_pages: to_i64(p.n_ocr_pages),
             embedding_model: self.embedder.model_id().to_owned(),
+            source_mtime_ns: p.mtime_ns,
             chunks: p
                 .chunks
                 .into_iter()
@@ -597,13 +614,30 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Vec<PathBuf> {
     files
 }
 
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+/// A file's modification time in nanoseconds since the epoch, as a followed folder's rescan
+/// compares it; `None` where the file system keeps none.
+pub fn mtime_ns(metadata: &std::fs::Metadata) -> Option<i64> {
+    let since = metadata
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH);
+    since.ok().and_then(|d| i64::try_from(d.as_nanos()).ok())
+}
+
+/// Names a folder's walk passes over: hidden files and folders, and the lock files word
+/// processors leave beside an open document (`~$report.docx`, `.~lock.report.odt#`).
+pub fn is_ignored_name(name: &std::ffi::OsStr) -> bool {
+    let name = name.to_string_lossy();
+    name.starts_with('.') || name.starts_with("~$")
+}
+
+pub(crate) fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if entry.file_name().to_string_lossy().starts_with('.') {
+        if is_ignored_name(&entry.file_name()) {
             continue;
         }
         match entry.file_type() {

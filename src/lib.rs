@@ -29,6 +29,6 @@ pub use answer::{attribution, excerpt, prompt};
 pub use error::{
     DbError, EmbedError, Error, ErrorCode, IndexError, IngestError, LlmError, ModelKind, Result,
 };
-pub use ids::{ChatId, CollectionId, DocumentId, MessageId};
+pub use ids::{ChatId, CollectionId, DocumentId, FolderId, MessageId};
 pub use library::{Library, Session, reembed};
 pub use paths::Paths;

@@ -175,6 +175,7 @@ pub async fn ingest_corpus(
                 n_pages: None,
                 n_ocr_pages: 0,
                 embedding_model: embedder.model_id().to_owned(),
+                source_mtime_ns: None,
                 chunks: vec![NewChunk {
                     first_page: None,
                     last_page: None,

@@ -5,17 +5,21 @@
 
 mod chats;
 mod collections;
+pub mod folders;
 mod models;
 pub mod reembed;
 mod session;
+pub mod watch;
 
 pub use crate::store::{
     AnswerFinish, Chat, Collection, DocFormat, Document, Feedback, Message, PromptParts,
     RatedMessage, StoredChunk, StoredPassage, Timings,
 };
 pub use chats::ChatMessage;
+pub use folders::Folder;
 pub use models::{ENDPOINT_PREFIX, EndpointCheck, ModelChoice};
 pub use session::{IngestWork, JobId, Session};
+pub use watch::FolderWatch;
 
 use crate::answer::{Answerer, LlmSettings};
 use crate::chunk::Chunker;

@@ -33,6 +33,8 @@ pub enum IngestWork {
         password: Option<String>,
     },
     Reindex,
+    /// The collection's followed folders brought in step ([`Library::sync_folders`]).
+    SyncFolders,
 }
 
 #[derive(Debug)]
@@ -189,6 +191,11 @@ impl Session {
             IngestWork::Reindex => {
                 self.library
                     .reindex(&ingester, collection_id, progress, cancel)
+                    .await
+            }
+            IngestWork::SyncFolders => {
+                self.library
+                    .sync_folders(&ingester, collection_id, progress, cancel)
                     .await
             }
         }

@@ -68,6 +68,9 @@ pub struct Document {
     pub n_ocr_pages: i64,
     pub embedding_model: String,
     pub added_at: i64,
+    /// The file's modification time when it was read (nanoseconds since the epoch); `None`
+    /// for documents stored before it was kept.
+    pub source_mtime_ns: Option<i64>,
 }
 
 impl Document {
@@ -117,6 +120,8 @@ pub struct NewDocument {
     pub n_pages: Option<i64>,
     pub n_ocr_pages: i64,
     pub embedding_model: String,
+    /// The file's modification time, taken before its bytes were read.
+    pub source_mtime_ns: Option<i64>,
     pub chunks: Vec<NewChunk>,
 }
 
@@ -134,7 +139,7 @@ pub struct NewChunk {
 }
 
 const DOCUMENT_COLUMNS: &str = "id, collection_id, name, source_path, format, content_hash, \
-     byte_len, n_pages, n_chunks, n_ocr_pages, embedding_model, added_at";
+     byte_len, n_pages, n_chunks, n_ocr_pages, embedding_model, added_at, source_mtime_ns";
 
 fn document_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Document, sqlx::Error> {
     Ok(Document {
@@ -150,6 +155,7 @@ fn document_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Document, sqlx::Er
         n_ocr_pages: row.try_get("n_ocr_pages")?,
         embedding_model: row.try_get("embedding_model")?,
         added_at: row.try_get("added_at")?,
+        source_mtime_ns: row.try_get("source_mtime_ns")?,
     })
 }
 
@@ -255,8 +261,8 @@ impl Db {
             .await?;
         let document_id = sqlx::query(
             "INSERT INTO documents (collection_id, name, source_path, format, content_hash, \
-             byte_len, n_pages, n_chunks, n_ocr_pages, embedding_model, added_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             byte_len, n_pages, n_chunks, n_ocr_pages, embedding_model, added_at, \
+             source_mtime_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(doc.collection_id)
         .bind(&doc.name)
@@ -269,6 +275,7 @@ impl Db {
         .bind(doc.n_ocr_pages)
         .bind(&doc.embedding_model)
         .bind(now_ms())
+        .bind(doc.source_mtime_ns)
         .execute(&mut *tx)
         .await?
         .last_insert_rowid();

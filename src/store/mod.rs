@@ -6,6 +6,7 @@
 mod chats;
 mod collections;
 mod documents;
+mod folders;
 mod reembed;
 mod search;
 
@@ -14,6 +15,7 @@ pub use chats::{
 };
 pub use collections::Collection;
 pub use documents::{DocFormat, Document, NewChunk, NewDocument, StoredChunk, StoredDocument};
+pub use folders::Folder;
 pub use search::PassageRow;
 
 use std::path::Path;

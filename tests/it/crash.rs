@@ -281,6 +281,7 @@ async fn store_synthetic_document(
             n_pages: None,
             n_ocr_pages: 0,
             embedding_model: lectern::embed::DEFAULT_MODEL.into(),
+            source_mtime_ns: None,
             chunks,
         })
         .await

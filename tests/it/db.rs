@@ -190,6 +190,7 @@ async fn every_earlier_schema_is_migrated_without_losing_data() {
                 n_pages: None,
                 n_ocr_pages: 0,
                 embedding_model: "all-MiniLM-L6-v2".into(),
+                source_mtime_ns: None,
                 chunks: Vec::new(),
             })
             .await

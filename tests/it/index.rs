@@ -41,6 +41,7 @@ async fn store_doc(
         n_pages: None,
         n_ocr_pages: 0,
         embedding_model: "synthetic".into(),
+        source_mtime_ns: None,
         chunks: vectors
             .iter()
             .map(|v| NewChunk {

@@ -52,6 +52,35 @@ enum Command {
         #[arg(long, short)]
         collection: String,
     },
+    /// Make a collection follow a folder: its supported files are added now, then kept in step
+    /// by `lectern sync` and by the app while it runs (new files added, changed ones replaced,
+    /// deleted ones removed; a folder whose disk is gone keeps its documents)
+    Follow {
+        #[arg(long, short)]
+        collection: String,
+        dir: PathBuf,
+    },
+    /// Stop following a folder (by path or id); its documents stay unless --remove-documents
+    Unfollow {
+        #[arg(long, short)]
+        collection: String,
+        dir: String,
+        #[arg(long)]
+        remove_documents: bool,
+    },
+    /// List the folders collections follow
+    Folders {
+        #[arg(long, short)]
+        collection: Option<String>,
+    },
+    /// Bring collections in step with the folders they follow (all, or --collection's);
+    /// --watch stays up and syncs whenever a followed folder changes, until Ctrl-C
+    Sync {
+        #[arg(long, short)]
+        collection: Option<String>,
+        #[arg(long)]
+        watch: bool,
+    },
     /// Remove one document (by id, name or path) and its chunks from a collection
     Remove {
         #[arg(long, short)]
@@ -378,8 +407,8 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
     use commands::{
-        ask, chats, collection, documents, embedding, eval, feedback, ingest, models, prompt,
-        search, settings,
+        ask, chats, collection, documents, embedding, eval, feedback, folders, ingest, models,
+        prompt, search, settings,
     };
     let library = Library::open(Paths::resolve(cli.data_dir)).await?;
     match cli.command {
@@ -393,6 +422,22 @@ async fn run(cli: Cli, out: &Out) -> Result<ExitCode, Error> {
         }
         Command::Reindex { collection } => {
             return ingest::reindex(library, &collection, out).await;
+        }
+        Command::Follow { collection, dir } => {
+            return folders::follow(&library, &collection, &dir, out).await;
+        }
+        Command::Unfollow {
+            collection,
+            dir,
+            remove_documents,
+        } => {
+            return folders::unfollow(&library, &collection, &dir, remove_documents, out).await;
+        }
+        Command::Folders { collection } => {
+            folders::list(&library, collection.as_deref(), out).await?
+        }
+        Command::Sync { collection, watch } => {
+            return folders::sync(&library, collection.as_deref(), watch, out).await;
         }
         Command::Remove {
             collection,

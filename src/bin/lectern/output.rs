@@ -28,6 +28,7 @@ macro_rules! outln {
 mod answer_eval;
 mod answers;
 mod embedding;
+mod folders;
 
 #[derive(Debug, Clone)]
 pub struct Out {
@@ -63,6 +64,8 @@ struct DocumentJson<'a> {
     sha256: &'a str,
     embedding_model: &'a str,
     added_at: i64,
+    /// Its file is no longer where it was read from (its text stays searchable).
+    source_missing: bool,
 }
 
 #[derive(Serialize)]
@@ -369,6 +372,7 @@ impl Out {
                 sha256: &d.content_hash,
                 embedding_model: &d.embedding_model,
                 added_at: d.added_at,
+                source_missing: d.source_missing(),
             });
         } else {
             let pages = d.n_pages.map_or_else(|| "-".to_owned(), |n| n.to_string());
@@ -539,8 +543,19 @@ impl Out {
             .filter(|f| f.status == FileStatus::Indexed)
             .map(|f| f.n_chunks)
             .sum();
+        let mut changes = String::new();
+        for (n, what) in [
+            (report.moved.len(), "moved"),
+            (report.removed.len(), "removed"),
+            (report.unsettled.len(), "still being written"),
+            (report.missing_folders.len(), "folders missing"),
+        ] {
+            if n > 0 {
+                changes.push_str(&format!(", {n} {what}"));
+            }
+        }
         eprintln!(
-            "{} indexed, {} skipped, {} failed; {n_chunks} chunks in {:.1} s",
+            "{} indexed, {} skipped, {} failed{changes}; {n_chunks} chunks in {:.1} s",
             report.count(FileStatus::Indexed),
             report.count(FileStatus::Skipped),
             report.count(FileStatus::Failed),

@@ -53,7 +53,21 @@ async fn report_ingest<F>(
 where
     F: std::future::Future<Output = Result<lectern::ingest::IngestReport, Error>>,
 {
-    let (cancel, _watcher) = cancel_on_ctrl_c();
+    let (cancel, watcher) = cancel_on_ctrl_c();
+    let reported = report_ingest_with(out, cancel, run).await;
+    watcher.abort();
+    reported
+}
+
+/// [`report_ingest`] with the caller's cancel flag.
+pub async fn report_ingest_with<F>(
+    out: &Out,
+    cancel: CancelFlag,
+    run: impl FnOnce(tokio::sync::mpsc::UnboundedSender<lectern::ingest::IngestEvent>, CancelFlag) -> F,
+) -> Result<ExitCode, Error>
+where
+    F: std::future::Future<Output = Result<lectern::ingest::IngestReport, Error>>,
+{
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let printer = tokio::spawn(output::ingest_progress(rx, out.clone()));
     let report = run(tx, cancel).await;
@@ -62,6 +76,7 @@ where
     for outcome in &report.files {
         out.ingest_outcome(outcome);
     }
+    out.sync_changes(&report);
     out.ingest_summary(&report);
     Ok(if report.count(FileStatus::Failed) == 0 {
         ExitCode::SUCCESS

@@ -9,6 +9,7 @@ pub mod documents;
 pub mod embedding;
 pub mod eval;
 pub mod feedback;
+pub mod folders;
 pub mod ingest;
 pub mod models;
 pub mod prompt;

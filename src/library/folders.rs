@@ -176,6 +176,7 @@ impl Library {
         progress: Option<UnboundedSender<IngestEvent>>,
         cancel: &CancelFlag,
     ) -> Result<IngestReport> {
+        let started = std::time::Instant::now();
         let folders = self.db.folders(Some(collection_id)).await?;
         let documents = self.db.documents(collection_id).await?;
         let by_path: HashMap<&str, &Document> = documents
@@ -323,6 +324,7 @@ impl Library {
         report.moved = moved;
         report.missing_folders = missing_folders;
         report.unsettled = unsettled;
+        report.timings.total = started.elapsed();
         Ok(report)
     }
 }

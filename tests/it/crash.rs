@@ -97,6 +97,116 @@ async fn ingest_killed_at_random_moments_never_leaves_a_partial_document() {
     eprintln!("kill test: {n_finished_before_kill} of {rounds} runs had finished before the kill");
 }
 
+/// Kill -9 at random moments of `lectern sync` while a followed folder gains, loses, renames
+/// and rewrites files between rounds: after every kill the database is whole and every file
+/// whose bytes the collection held before the round still has its document (a sync deletes
+/// last); a sync run again leaves exactly one document per file, with the file's bytes.
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_killed_at_random_moments_loses_nothing() {
+    let rounds = env_u64("LECTERN_KILL_ROUNDS").unwrap_or(3);
+    let seed = env_u64("LECTERN_KILL_SEED").unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            | 1
+    });
+    eprintln!("sync kill test: {rounds} rounds, LECTERN_KILL_SEED={seed}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (data, docs) = (dir.path().join("data"), dir.path().join("docs"));
+    std::fs::create_dir_all(&docs).expect("mkdir");
+    for name in &GOOD[..2] {
+        std::fs::copy(shared_pdf(name), docs.join(name)).expect("copy");
+    }
+    std::fs::write(
+        docs.join("note.md"),
+        "# Note\n\nThe first version of the note.",
+    )
+    .expect("write");
+    let (rc, out) = lectern(&data, &["follow", "-c", "f", docs.to_str().expect("utf-8")]);
+    assert_eq!(rc, 0, "{out:?}");
+
+    let hashes_in = |data: std::path::PathBuf| {
+        let (rc, out) = lectern(&data, &["documents", "-c", "f"]);
+        assert_eq!(rc, 0, "{out:?}");
+        out.iter()
+            .map(|d| d["sha256"].as_str().expect("sha256").to_owned())
+            .collect::<HashSet<String>>()
+    };
+    let files_in = |docs: &std::path::Path| {
+        std::fs::read_dir(docs)
+            .expect("read dir")
+            .map(|e| e.expect("entry").path())
+            .map(|p| (p.clone(), lectern::models::sha256_file(&p).expect("hash")))
+            .collect::<Vec<_>>()
+    };
+    let mut rng = seed;
+    for round in 0..rounds {
+        let before = hashes_in(data.clone());
+        // Gains the next PDF, loses the oldest, renames one, rewrites the note.
+        let present: Vec<std::path::PathBuf> = files_in(&docs)
+            .into_iter()
+            .map(|(p, _)| p)
+            .filter(|p| p.extension().is_some_and(|e| e == "pdf"))
+            .collect();
+        // Two files with the same bytes are one document, so every file gained is new bytes.
+        if let Some(gained) = GOOD.get(2 + round as usize) {
+            std::fs::copy(shared_pdf(gained), docs.join(gained)).expect("copy");
+        } else {
+            let extra = format!("# Extra {round}\n\nA note added in round {round}.");
+            std::fs::write(docs.join(format!("extra-{round}.md")), extra).expect("write");
+        }
+        if let Some(oldest) = present.first() {
+            std::fs::remove_file(oldest).expect("rm");
+        }
+        if let Some(other) = present.get(1) {
+            let renamed = other.with_file_name(format!("renamed-{round}.pdf"));
+            std::fs::rename(other, renamed).expect("mv");
+        }
+        std::fs::write(
+            docs.join("note.md"),
+            format!("# Note\n\nVersion {round} of the note, rewritten."),
+        )
+        .expect("write");
+
+        let delay = Duration::from_millis(100 + next(&mut rng) % 5_000);
+        let when = format!("round {round}, sync killed after {delay:?}, seed {seed}");
+        run_and_kill(&data, &["sync"], delay).await;
+        check(&data, &when).await;
+        let after_kill = hashes_in(data.clone());
+        for (path, hash) in files_in(&docs) {
+            if before.contains(&hash) {
+                assert!(
+                    after_kill.contains(&hash),
+                    "{when}: {} lost",
+                    path.display()
+                );
+            }
+        }
+
+        let (rc, out) = lectern(&data, &["sync"]);
+        assert_eq!(rc, 0, "{when}: the sync run again: {out:?}");
+        check(&data, &format!("{when}, after the rerun")).await;
+        let (_, documents) = lectern(&data, &["documents", "-c", "f"]);
+        let stored: HashSet<(String, String)> = documents
+            .iter()
+            .map(|d| {
+                (
+                    d["path"].as_str().expect("path").to_owned(),
+                    d["sha256"].as_str().expect("sha").to_owned(),
+                )
+            })
+            .collect();
+        let on_disk: HashSet<(String, String)> = files_in(&docs)
+            .into_iter()
+            .map(|(p, h)| (p.to_string_lossy().into_owned(), h))
+            .collect();
+        assert_eq!(
+            stored, on_disk,
+            "{when}: one document per file, with its bytes"
+        );
+    }
+}
+
 /// Runs `lectern --json ARGS` on `data` and kills it (-9) after `delay`; true when it was still
 /// running then, i.e. the kill landed mid-way.
 async fn run_and_kill(data: &std::path::Path, args: &[&str], delay: Duration) -> bool {

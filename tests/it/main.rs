@@ -11,6 +11,7 @@ mod db;
 mod debian_faq;
 mod embed;
 mod eval;
+mod folders;
 mod formats;
 mod fuzz;
 mod hostile;

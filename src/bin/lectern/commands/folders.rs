@@ -138,7 +138,7 @@ async fn sync_one(
     out: &Out,
     stop: &CancelFlag,
 ) -> Result<ExitCode, Error> {
-    report_ingest_with(out, stop.clone(), |tx, cancel| async move {
+    report_ingest_with(out, stop.clone(), true, |tx, cancel| async move {
         session
             .ingest(collection_id, IngestWork::SyncFolders, Some(tx), &cancel)
             .await

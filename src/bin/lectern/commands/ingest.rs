@@ -54,15 +54,17 @@ where
     F: std::future::Future<Output = Result<lectern::ingest::IngestReport, Error>>,
 {
     let (cancel, watcher) = cancel_on_ctrl_c();
-    let reported = report_ingest_with(out, cancel, run).await;
+    let reported = report_ingest_with(out, cancel, false, run).await;
     watcher.abort();
     reported
 }
 
-/// [`report_ingest`] with the caller's cancel flag.
+/// [`report_ingest`] with the caller's cancel flag; a sync's report ends with a summary line
+/// in JSON too (a watch prints one report per sync).
 pub async fn report_ingest_with<F>(
     out: &Out,
     cancel: CancelFlag,
+    sync: bool,
     run: impl FnOnce(tokio::sync::mpsc::UnboundedSender<lectern::ingest::IngestEvent>, CancelFlag) -> F,
 ) -> Result<ExitCode, Error>
 where
@@ -77,6 +79,9 @@ where
         out.ingest_outcome(outcome);
     }
     out.sync_changes(&report);
+    if sync {
+        out.sync_summary(&report);
+    }
     out.ingest_summary(&report);
     Ok(if report.count(FileStatus::Failed) == 0 {
         ExitCode::SUCCESS

@@ -39,6 +39,24 @@ impl Out {
         }
     }
 
+    /// A sync's counts as one JSON line (people get [`Out::ingest_summary`]'s).
+    pub fn sync_summary(&self, report: &IngestReport) {
+        use lectern::ingest::FileStatus;
+        if self.json {
+            self.line(&serde_json::json!({
+                "status": "synced",
+                "indexed": report.count(FileStatus::Indexed),
+                "skipped": report.count(FileStatus::Skipped),
+                "failed": report.count(FileStatus::Failed),
+                "moved": report.moved.len(),
+                "removed": report.removed.len(),
+                "still_changing": report.unsettled.len(),
+                "missing_folders": report.missing_folders.len(),
+                "seconds": report.timings.total.as_secs_f64(),
+            }));
+        }
+    }
+
     /// A sync's changes other than the files ingested, a line each.
     pub fn sync_changes(&self, report: &IngestReport) {
         for (from, to) in &report.moved {

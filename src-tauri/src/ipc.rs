@@ -189,6 +189,30 @@ pub struct DocumentView {
     pub source_missing: bool,
 }
 
+/// A folder a collection follows.
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+pub struct FolderView {
+    pub id: i64,
+    pub collection_id: i64,
+    pub path: String,
+    /// When a sync last completed (milliseconds since the epoch); none yet: `null`.
+    pub synced_at: Option<i64>,
+    /// The last sync found no folder there (or its disk gone): its documents are kept.
+    pub missing: bool,
+}
+
+impl From<lectern::library::Folder> for FolderView {
+    fn from(f: lectern::library::Folder) -> Self {
+        Self {
+            id: f.id.0,
+            collection_id: f.collection_id.0,
+            path: f.path,
+            synced_at: f.synced_at,
+            missing: f.missing,
+        }
+    }
+}
+
 impl From<Document> for DocumentView {
     fn from(d: Document) -> Self {
         Self {
@@ -308,6 +332,14 @@ pub enum IngestUpdate {
         n_indexed: u32,
         n_skipped: u32,
         n_failed: u32,
+        /// A folder sync's documents whose file moved (kept, not read again).
+        n_moved: u32,
+        /// A folder sync's documents whose file was deleted.
+        n_removed: u32,
+        /// Files still being written: the next sync reads them.
+        n_still_changing: u32,
+        /// Followed folders not there (or their disk gone): their documents were kept.
+        missing_folders: Vec<String>,
         cancelled: bool,
         seconds: f64,
     },

@@ -20,7 +20,7 @@ pub const DOCUMENT_SCHEME: &str = "lectern-doc";
 
 /// Every command and event the UI may use, with their types.
 pub fn bindings() -> tauri_specta::Builder<tauri::Wry> {
-    use commands::{chats, collections, embedding, ingest, models, settings};
+    use commands::{chats, collections, embedding, folders, ingest, models, settings};
     tauri_specta::Builder::<tauri::Wry>::new()
         .commands(collect_commands![
             settings::app_status,
@@ -33,6 +33,10 @@ pub fn bindings() -> tauri_specta::Builder<tauri::Wry> {
             collections::list_ocr_languages,
             collections::set_ocr_language,
             collections::section_text,
+            folders::list_folders,
+            folders::follow_folder,
+            folders::unfollow_folder,
+            folders::sync_folders,
             ingest::start_ingest,
             ingest::reindex_collection,
             ingest::cancel_job,
@@ -106,6 +110,7 @@ pub fn main() -> ExitCode {
     let result = tauri::Builder::default()
         .invoke_handler(builder.invoke_handler())
         .manage(Session::new(library, ExtractorConfig::new(worker_exe)))
+        .manage(commands::folders::FolderWatchState::default())
         .register_asynchronous_uri_scheme_protocol(DOCUMENT_SCHEME, |ctx, request, responder| {
             let handle = ctx.app_handle().clone();
             let id = request
@@ -120,6 +125,7 @@ pub fn main() -> ExitCode {
         })
         .setup(move |app| {
             builder.mount_events(app);
+            commands::folders::start_folder_sync(app.handle().clone());
             Ok(())
         })
         .run(tauri::generate_context!());

@@ -59,7 +59,8 @@ pub async fn reindex_collection(
     Ok(spawn_ingest(&app, handle, collection, IngestWork::Reindex))
 }
 
-fn spawn_ingest(
+/// Runs an ingest, re-index or folder sync as a job reporting [`IngestProgress`] events.
+pub(crate) fn spawn_ingest(
     app: &Session,
     handle: AppHandle,
     collection: lectern::library::Collection,
@@ -100,10 +101,19 @@ fn spawn_ingest(
             }
         };
         let count = |status| u32::try_from(report.count(status)).unwrap_or(u32::MAX);
+        let n = |len: usize| u32::try_from(len).unwrap_or(u32::MAX);
         send(IngestUpdate::Finished {
             n_indexed: count(FileStatus::Indexed),
             n_skipped: count(FileStatus::Skipped),
             n_failed: count(FileStatus::Failed),
+            n_moved: n(report.moved.len()),
+            n_removed: n(report.removed.len()),
+            n_still_changing: n(report.unsettled.len()),
+            missing_folders: report
+                .missing_folders
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
             cancelled: cancel.is_cancelled(),
             seconds: started.elapsed().as_secs_f64(),
         });

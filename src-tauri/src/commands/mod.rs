@@ -7,6 +7,7 @@
 pub mod chats;
 pub mod collections;
 pub mod embedding;
+pub mod folders;
 pub mod ingest;
 pub mod models;
 pub mod settings;

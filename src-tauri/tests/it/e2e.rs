@@ -673,6 +673,49 @@ async fn a_new_user_drops_a_pdf_and_gets_a_cited_answer() {
         .eval("return [...document.querySelectorAll('[data-testid=document-row] .doc-name')].map(d => d.textContent)")
         .await;
     assert_eq!(rows, json!([DEBIAN_FAQ]), "the cancelled PDF left nothing");
+
+    // A followed folder: its note is added at once, and a note written into it afterwards is
+    // added by the folder watch with nothing clicked.
+    let followed = scratch.path().join("followed");
+    std::fs::create_dir_all(&followed).expect("mkdir");
+    std::fs::write(
+        followed.join("otters.md"),
+        "# Otters\n\nSea otters hold hands while they sleep.",
+    )
+    .expect("write a note");
+    s.click("[data-testid=folders] summary").await;
+    s.type_into(
+        "[data-testid=follow-path]",
+        followed.to_str().expect("utf-8 path"),
+    )
+    .await;
+    s.click("[data-testid=follow-folder]").await;
+    let has_document = |name: &str| {
+        format!(
+            "return [...document.querySelectorAll('[data-testid=document-row] .doc-name')] \
+             .some(d => d.textContent === '{name}')"
+        )
+    };
+    s.until(
+        "the followed folder's note",
+        Duration::from_secs(60),
+        &has_document("otters.md"),
+    )
+    .await;
+    s.wait_for("[data-testid=folder-row]", Duration::from_secs(10))
+        .await;
+    std::fs::write(
+        followed.join("badgers.md"),
+        "# Badgers\n\nBadgers dig setts with many entrances.",
+    )
+    .expect("write a note");
+    s.until(
+        "the note written into the followed folder",
+        Duration::from_secs(60),
+        &has_document("badgers.md"),
+    )
+    .await;
+    s.shot("folder-followed").await;
     s.click("[data-testid=tab-chat]").await;
 
     // The language model, switched in settings.

@@ -22,6 +22,16 @@ export const commands = {
 	 *  citation of such a document.
 	 */
 	sectionText: (documentId: number, section: string) => typedError<string, IpcError>(__TAURI_INVOKE("section_text", { documentId, section })),
+	listFolders: (collectionId: number) => typedError<FolderView[], IpcError>(__TAURI_INVOKE("list_folders", { collectionId })),
+	/**  Makes the collection follow a folder and starts its first sync; returns the folder. */
+	followFolder: (collectionId: number, path: string) => typedError<FolderView, IpcError>(__TAURI_INVOKE("follow_folder", { collectionId, path })),
+	/**
+	 *  Stops following a folder; its documents stay unless `remove_documents`. Returns how many
+	 *  documents were removed.
+	 */
+	unfollowFolder: (collectionId: number, folderId: number, removeDocuments: boolean) => typedError<number, IpcError>(__TAURI_INVOKE("unfollow_folder", { collectionId, folderId, removeDocuments })),
+	/**  Syncs the collection's folders now, as a job; returns its id. */
+	syncFolders: (collectionId: number) => typedError<number, IpcError>(__TAURI_INVOKE("sync_folders", { collectionId })),
 	/**
 	 *  Adds files and folders to a collection as a job; returns its id at once. Progress arrives
 	 *  as [`IngestProgress`] events, the last one `finished`.
@@ -286,6 +296,17 @@ export type FileStatus = "indexed" |
 /**  Already in the collection, unchanged. */
 "skipped" | "failed";
 
+/**  A folder a collection follows. */
+export type FolderView = {
+	id: number,
+	collection_id: number,
+	path: string,
+	/**  When a sync last completed (milliseconds since the epoch); none yet: `null`. */
+	synced_at: number | null,
+	/**  The last sync found no folder there (or its disk gone): its documents are kept. */
+	missing: boolean,
+};
+
 /**  An ingest job's progress, in the order it happens; `file_idx` indexes `Planned.files`. */
 export type IngestProgress = {
 	job_id: number,
@@ -303,7 +324,15 @@ file_bytes: number[]; total_bytes: number } | { kind: "extracting"; file_idx: nu
 /**  Pages read by OCR so far, of the PDF's pages without usable text. */
 { kind: "ocr"; file_idx: number; n_done: number; n_pages: number } | { kind: "chunked"; file_idx: number; n_pages: number | null; n_chunks: number } | { kind: "embedded"; file_idx: number; n_done: number; n_chunks: number } | { kind: "file_done"; file_idx: number; status: FileStatus; error: IpcError | null } | 
 /**  The job could not run at all (e.g. the embedding model is missing). */
-{ kind: "failed"; error: IpcError } | { kind: "finished"; n_indexed: number; n_skipped: number; n_failed: number; cancelled: boolean; seconds: number | null };
+{ kind: "failed"; error: IpcError } | { kind: "finished"; n_indexed: number; n_skipped: number; n_failed: number; 
+/**  A folder sync's documents whose file moved (kept, not read again). */
+n_moved: number; 
+/**  A folder sync's documents whose file was deleted. */
+n_removed: number; 
+/**  Files still being written: the next sync reads them. */
+n_still_changing: number; 
+/**  Followed folders not there (or their disk gone): their documents were kept. */
+missing_folders: string[]; cancelled: boolean; seconds: number | null };
 
 /**  Every command's error: `{ code, message }`, the message naming the thing and the reason. */
 export type IpcError = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyUpdate, etaSeconds, fileFraction, jobFraction, newJob, formatDuration } from "./progress";
+import { applyUpdate, changedNothing, etaSeconds, fileFraction, jobFraction, newJob, formatDuration } from "./progress";
 import type { IngestUpdate } from "../bindings";
 
 const planned: IngestUpdate = {
@@ -39,7 +39,7 @@ describe("ingest progress", () => {
         status: "failed",
         error: { code: "password_required", message: "small.md: encrypted" },
       },
-      { kind: "finished", n_indexed: 1, n_skipped: 0, n_failed: 1, cancelled: false, seconds: 3 },
+      { kind: "finished", n_indexed: 1, n_skipped: 0, n_failed: 1, n_moved: 0, n_removed: 0, n_still_changing: 0, missing_folders: [], cancelled: false, seconds: 3 },
     ]);
     expect(job.files[1]).toMatchObject({ stage: "done", status: "failed" });
     expect(job.files[1].error?.code).toBe("password_required");
@@ -48,10 +48,23 @@ describe("ingest progress", () => {
     expect(jobFraction(job)).toBe(1);
   });
 
+  it("a folder sync keeps what it moved, removed and found missing; one that changed nothing is not worth showing", () => {
+    const synced = run([
+      { kind: "finished", n_indexed: 0, n_skipped: 0, n_failed: 0, n_moved: 1, n_removed: 2, n_still_changing: 0, missing_folders: ["/media/usb/papers"], cancelled: false, seconds: 1 },
+    ]);
+    expect(synced.summary).toEqual({ nIndexed: 0, nSkipped: 0, nFailed: 0, seconds: 1, nMoved: 1, nRemoved: 2, missingFolders: ["/media/usb/papers"] });
+    expect(changedNothing(synced)).toBe(false);
+    const idle = run([
+      { kind: "queued" },
+      { kind: "finished", n_indexed: 0, n_skipped: 0, n_failed: 0, n_moved: 0, n_removed: 0, n_still_changing: 0, missing_folders: [], cancelled: false, seconds: 0 },
+    ]);
+    expect(changedNothing(idle)).toBe(true);
+  });
+
   it("a job that cannot start says why", () => {
     const job = run([
       { kind: "failed", error: { code: "model_missing", message: "embedding model file missing" } },
-      { kind: "finished", n_indexed: 0, n_skipped: 0, n_failed: 0, cancelled: false, seconds: 0 },
+      { kind: "finished", n_indexed: 0, n_skipped: 0, n_failed: 0, n_moved: 0, n_removed: 0, n_still_changing: 0, missing_folders: [], cancelled: false, seconds: 0 },
     ]);
     expect(job.state).toBe("failed");
     expect(job.error?.code).toBe("model_missing");

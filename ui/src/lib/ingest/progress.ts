@@ -32,7 +32,18 @@ export interface Job {
   cancelled: boolean;
   cancelRequested: boolean;
   error: IpcError | null;
-  summary: { nIndexed: number; nSkipped: number; nFailed: number; seconds: number } | null;
+  summary: {
+    nIndexed: number;
+    nSkipped: number;
+    nFailed: number;
+    seconds: number;
+    /** A folder sync's documents moved and removed, files still being written, and the
+     * followed folders that were missing (their documents kept). */
+    nMoved?: number;
+    nRemoved?: number;
+    nStillChanging?: number;
+    missingFolders?: string[];
+  } | null;
 }
 
 export function newJob(jobId: number, collectionId: number, collection: string): Job {
@@ -112,6 +123,10 @@ export function applyUpdate(job: Job, update: IngestUpdate, now: number): Job {
           nSkipped: update.n_skipped,
           nFailed: update.n_failed,
           seconds: update.seconds ?? 0,
+          ...(update.n_moved ? { nMoved: update.n_moved } : {}),
+          ...(update.n_removed ? { nRemoved: update.n_removed } : {}),
+          ...(update.n_still_changing ? { nStillChanging: update.n_still_changing } : {}),
+          ...(update.missing_folders?.length ? { missingFolders: update.missing_folders } : {}),
         },
       };
   }
@@ -169,3 +184,12 @@ export const stageLabel: Record<FileStage, string> = {
   embedding: "embedding",
   done: "done",
 };
+
+/** Whether a finished job changed nothing and said nothing worth reading: a folder sync that
+ * found every file as it was. */
+export function changedNothing(job: Job): boolean {
+  const s = job.summary;
+  return job.state === "finished" && !job.cancelled && s !== null &&
+    s.nIndexed + s.nSkipped + s.nFailed + (s.nMoved ?? 0) + (s.nRemoved ?? 0) +
+      (s.nStillChanging ?? 0) + (s.missingFolders?.length ?? 0) === 0;
+}

@@ -1,6 +1,6 @@
 // Ingest jobs in flight and recently finished, fed by the backend's progress events.
 import type { CollectionView, IngestProgress } from "../bindings";
-import { applyUpdate, newJob, type Job } from "../ingest/progress";
+import { applyUpdate, changedNothing, newJob, type Job } from "../ingest/progress";
 import { call, commands } from "../ipc";
 
 /** Which collection a job adds to: its id, and its name to show. */
@@ -23,6 +23,12 @@ class Jobs {
     if (idx >= 0) this.all[idx] = next;
     else this.all = [...this.all, next];
     if (event.update.kind !== "finished") return null;
+    // A folder sync that found nothing to do (one runs for each collection at start) leaves
+    // no trace.
+    if (changedNothing(next)) {
+      this.dismiss(next.jobId);
+      return next;
+    }
     // A clean success needs no attention: it leaves on its own. Failures stay until dismissed.
     if (next.state === "finished" && !next.cancelled && next.summary?.nFailed === 0) {
       setTimeout(() => this.dismiss(next.jobId), SUCCESS_LINGER_MS);
@@ -32,6 +38,10 @@ class Jobs {
 
   async start(collection: CollectionRef, paths: string[], password: string | null = null): Promise<number> {
     return this.track(await call(commands.startIngest(collection.id, paths, password)), collection);
+  }
+
+  async syncFolders(collection: CollectionRef): Promise<number> {
+    return this.track(await call(commands.syncFolders(collection.id)), collection);
   }
 
   async reindex(collection: CollectionRef): Promise<number> {

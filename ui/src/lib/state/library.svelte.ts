@@ -1,6 +1,6 @@
 // Server state: what the backend holds (collections, documents, chats, models), refreshed
 // after each change. UI-only state (open dialogs, drafts) lives in components.
-import type { AppStatus, ChatView, CollectionView, DocumentView } from "../bindings";
+import type { AppStatus, ChatView, CollectionView, DocumentView, FolderView } from "../bindings";
 import { call, commands } from "../ipc";
 
 class Library {
@@ -9,6 +9,8 @@ class Library {
   /** The open collection's id. */
   selected = $state<number | null>(null);
   documents = $state<DocumentView[]>([]);
+  /** The folders the open collection follows. */
+  folders = $state<FolderView[]>([]);
   chats = $state<ChatView[]>([]);
   loadError = $state<string | null>(null);
 
@@ -33,15 +35,18 @@ class Library {
     const id = this.selected;
     if (id === null) {
       this.documents = [];
+      this.folders = [];
       this.chats = [];
       return;
     }
-    const [documents, chats] = await Promise.all([
+    const [documents, folders, chats] = await Promise.all([
       call(commands.listDocuments(id)),
+      call(commands.listFolders(id)),
       call(commands.listChats(id)),
     ]);
     if (this.selected === id) {
       this.documents = documents;
+      this.folders = folders;
       this.chats = chats;
     }
   }
@@ -66,6 +71,20 @@ class Library {
   async remove(id: number): Promise<void> {
     await call(commands.deleteCollection(id));
     await this.refreshCollections();
+  }
+
+  /** Follows a folder; its first sync starts as a job. */
+  async follow(path: string): Promise<void> {
+    if (this.selected === null) return;
+    await call(commands.followFolder(this.selected, path));
+    await this.refreshCurrent();
+  }
+
+  /** Stops following a folder; its documents stay. */
+  async unfollow(folderId: number): Promise<void> {
+    if (this.selected === null) return;
+    await call(commands.unfollowFolder(this.selected, folderId, false));
+    await this.refreshCurrent();
   }
 
   async removeDocument(documentId: number): Promise<void> {

@@ -341,6 +341,38 @@ if ((test_models)); then
     cp "$unpacked"/usr/share/doc/debian/FAQ/*.en.html "$docs/debian-faq-html/"
     rm -rf "$unpacked"
   fi
+  # Two EPUBs: the Live Systems Manual (EPUB 2, GPL-3+, Debian's live-manual-epub; its spine
+  # names places inside files) and the IDPF's Moby-Dick sample (EPUB 3, CC BY-SA 3.0, shipped
+  # in the npm package epub.js 0.2.15).
+  if [[ ! -f $docs/epub/live-manual.en.epub ]]; then
+    deb_dir=$cache/debs && mkdir -p "$deb_dir"
+    deb=$deb_dir/live-manual-epub_2%3a20151217.2_all.deb
+    if ! check "$deb" 8d020f6c902903c388ef2ccf003c5db4f2f067b6935416dce9793a41b9f4e1fc; then
+      say "downloading Debian's live-manual-epub 2:20151217.2 (a manual as EPUB)"
+      (cd "$deb_dir" && { apt-get download -qq live-manual-epub=2:20151217.2 2>/dev/null ||
+        { apt-get update -qq && apt-get download -qq live-manual-epub=2:20151217.2; }; }) >&2
+      check "$deb" 8d020f6c902903c388ef2ccf003c5db4f2f067b6935416dce9793a41b9f4e1fc ||
+        { say "$deb: SHA-256 mismatch"; exit 1; }
+    fi
+    mkdir -p "$docs/epub"
+    dpkg-deb --fsys-tarfile "$deb" |
+      tar -xO ./usr/share/doc/live-manual/epub/live-manual.en.epub >"$docs/epub/live-manual.en.epub.part"
+    mv "$docs/epub/live-manual.en.epub.part" "$docs/epub/live-manual.en.epub"
+  fi
+  if [[ ! -f $docs/epub/moby-dick.epub ]]; then
+    tgz_dir=$cache/npm && mkdir -p "$tgz_dir"
+    tgz=$tgz_dir/epub.js-0.2.15.tgz
+    if ! check "$tgz" b355b02c2e3efc48a460412756ff99145b4715692e24ebabee7eaa65cdf7a1e8; then
+      say "downloading epub.js 0.2.15 from npm (its sample EPUB 3, Moby-Dick)"
+      python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' \
+        https://registry.npmjs.org/epub.js/-/epub.js-0.2.15.tgz "$tgz"
+      check "$tgz" b355b02c2e3efc48a460412756ff99145b4715692e24ebabee7eaa65cdf7a1e8 ||
+        { say "$tgz: SHA-256 mismatch"; exit 1; }
+    fi
+    mkdir -p "$docs/epub"
+    tar -xzOf "$tgz" package/reader/moby-dick.epub >"$docs/epub/moby-dick.epub.part"
+    mv "$docs/epub/moby-dick.epub.part" "$docs/epub/moby-dick.epub"
+  fi
 fi
 
 # The official OpenAI and MCP clients, which tests/it/serve.rs points at `lectern serve` and

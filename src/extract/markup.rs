@@ -605,11 +605,17 @@ pub fn epub_sections(reader: impl Read + Seek) -> Result<Vec<Section>> {
         return Err(fail(format!("{opf_path} lists no chapters")));
     }
     let mut sections = Vec::new();
+    // Spines list one file many times when their items name places in it (`ch1.xhtml#s2`,
+    // seen in Debian's Live Systems Manual): the file is read once, where it first comes.
+    let mut read = std::collections::HashSet::new();
     for id in spine {
         let Some(href) = manifest.get(&id) else {
             continue;
         };
         let member = resolve(&opf_path, href);
+        if !read.insert(member.clone()) {
+            continue;
+        }
         let Some(bytes) = archive.read(&member)? else {
             continue;
         };

@@ -1,5 +1,6 @@
 //! Word, EPUB and HTML documents: real files written by others (python-docx's test documents,
-//! the Debian FAQ in HTML from Debian's package, fetched by `scripts/setup.sh --test-models`)
+//! the Debian FAQ in HTML and the Live Systems Manual in EPUB from Debian's packages, the
+//! Moby-Dick EPUB 3 sample from npm, fetched by `scripts/setup.sh --test-models`)
 //! are read section by section and cited by their headings; hostile archives and pages are
 //! refused with a reason while the rest of the batch goes on.
 
@@ -183,6 +184,78 @@ async fn an_epub_is_read_chapter_by_chapter_in_reading_order() {
             Some("Lenses".to_owned())
         ]
     );
+}
+
+/// Two EPUBs written by others: the Live Systems Manual (EPUB 2, from Debian's
+/// live-manual-epub; its spine names places inside files, so one file is listed many times),
+/// indexed and searched, and the IDPF's Moby-Dick sample (EPUB 3, from the npm package
+/// epub.js), read in the extraction worker only (embedding its 1.2 MB of text would add a
+/// minute to every test run and prove nothing more).
+#[tokio::test(flavor = "multi_thread")]
+async fn epubs_by_others_are_read_once_per_chapter_and_cited_by_heading() {
+    let t = TestLibrary::new().await;
+    let col = t.collection("epubs").await;
+    let dir = documents().join("epub");
+    let report = t
+        .ingest(col, &[dir.join("live-manual.en.epub")], None)
+        .await;
+    let file = &report.files[0];
+    assert_eq!(file.status, FileStatus::Indexed, "{:?}", file.error);
+    let db = t.library.db();
+    let doc = db
+        .find_document(col, "live-manual.en.epub")
+        .await
+        .expect("stored");
+    let chunks = db.chunks(doc.id).await.expect("chunks");
+    let sentence = "everything in this manual is important to at least some of our users";
+    let with_sentence = chunks
+        .iter()
+        .filter(|c| c.text.replace('\n', " ").contains(sentence))
+        .count();
+    assert_eq!(
+        with_sentence, 1,
+        "a file listed many times in the spine is read once"
+    );
+    let hits = t
+        .retriever()
+        .search(
+            col,
+            "is everything in this manual important to users",
+            3,
+            SearchMode::Hybrid,
+        )
+        .await
+        .expect("search");
+    let section = hits[0].section.as_deref().unwrap_or_default();
+    assert!(section.contains("About this manual"), "{:?}", hits[0]);
+
+    let never = |_: usize, _: usize| {};
+    let moby = lectern::extract::extract(
+        &crate::support::extractor(),
+        &dir.join("moby-dick.epub"),
+        lectern::library::DocFormat::Epub,
+        lectern::extract::ExtractOptions {
+            password: None,
+            ocr_language: None,
+            on_ocr: &never,
+            cancel: None,
+        },
+    )
+    .await
+    .expect("Moby-Dick read");
+    let chapters: std::collections::HashSet<&str> = moby
+        .sections
+        .iter()
+        .map(String::as_str)
+        .filter(|s| s.starts_with("Chapter "))
+        .collect();
+    assert!(chapters.len() >= 100, "{} chapters", chapters.len());
+    let opening = moby
+        .pages
+        .iter()
+        .position(|text| text.contains("Call me Ishmael."))
+        .expect("the first line");
+    assert_eq!(moby.sections[opening], "Chapter 1. Loomings.");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -689,7 +689,8 @@ async fn a_new_user_drops_a_pdf_and_gets_a_cited_answer() {
         followed.to_str().expect("utf-8 path"),
     )
     .await;
-    s.click("[data-testid=follow-folder]").await;
+    // Enter submits, as a person would after typing a path.
+    s.type_into("[data-testid=follow-path]", "\u{E007}").await;
     let has_document = |name: &str| {
         format!(
             "return [...document.querySelectorAll('[data-testid=document-row] .doc-name')] \

@@ -147,13 +147,7 @@ impl Library {
         if doc.collection_id != collection_id {
             return Err(DbError::NoSuchDocument(document_id.to_string()).into());
         }
-        let chunk_ids = self.db.delete_document(doc.id).await?;
-        let index = self.indexes().get(&self.db, collection_id).await?;
-        index.remove(chunk_ids).await?;
-        index
-            .compact_if_needed(&self.db, collection_id, true)
-            .await?;
-        index.save().await?;
+        self.remove_documents(collection_id, &[doc.id]).await?;
         Ok(doc)
     }
 }

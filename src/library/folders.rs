@@ -138,8 +138,8 @@ impl Library {
     }
 
     /// Deletes documents, each in its own transaction, then takes their chunks out of the
-    /// vector index once.
-    async fn remove_documents(
+    /// vector index once (compacting it if the removals passed the threshold).
+    pub(super) async fn remove_documents(
         &self,
         collection_id: CollectionId,
         documents: &[DocumentId],

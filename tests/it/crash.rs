@@ -28,6 +28,20 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
+/// How many kills (`LECTERN_KILL_ROUNDS`, 3 by default) and the seed of their times
+/// (`LECTERN_KILL_SEED`, or the clock's), printed so a failing run can be replayed.
+fn kill_rounds_and_seed(test: &str) -> (u64, u64) {
+    let rounds = env_u64("LECTERN_KILL_ROUNDS").unwrap_or(3);
+    let seed = env_u64("LECTERN_KILL_SEED").unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            | 1
+    });
+    eprintln!("{test}: {rounds} rounds, LECTERN_KILL_SEED={seed}");
+    (rounds, seed)
+}
+
 /// xorshift64*: enough to spread kill times, and replayable from the seed.
 fn next(state: &mut u64) -> u64 {
     *state ^= *state >> 12;
@@ -38,14 +52,7 @@ fn next(state: &mut u64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ingest_killed_at_random_moments_never_leaves_a_partial_document() {
-    let rounds = env_u64("LECTERN_KILL_ROUNDS").unwrap_or(3);
-    let seed = env_u64("LECTERN_KILL_SEED").unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-            | 1
-    });
-    eprintln!("kill test: {rounds} rounds, LECTERN_KILL_SEED={seed}");
+    let (rounds, seed) = kill_rounds_and_seed("kill test");
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path();
     let files: Vec<String> = GOOD
@@ -103,14 +110,7 @@ async fn ingest_killed_at_random_moments_never_leaves_a_partial_document() {
 /// last); a sync run again leaves exactly one document per file, with the file's bytes.
 #[tokio::test(flavor = "multi_thread")]
 async fn sync_killed_at_random_moments_loses_nothing() {
-    let rounds = env_u64("LECTERN_KILL_ROUNDS").unwrap_or(3);
-    let seed = env_u64("LECTERN_KILL_SEED").unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-            | 1
-    });
-    eprintln!("sync kill test: {rounds} rounds, LECTERN_KILL_SEED={seed}");
+    let (rounds, seed) = kill_rounds_and_seed("sync kill test");
     let dir = tempfile::tempdir().expect("temp dir");
     let (data, docs) = (dir.path().join("data"), dir.path().join("docs"));
     std::fs::create_dir_all(&docs).expect("mkdir");

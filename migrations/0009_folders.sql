@@ -18,3 +18,16 @@ CREATE TABLE folders (
 );
 
 ALTER TABLE documents ADD COLUMN source_mtime_ns INTEGER;
+
+-- Files below a followed folder that could not be read for a reason in their bytes (encrypted,
+-- malformed, no text...), with the size and mtime they had: the automatic syncs (at start, on
+-- notifications) leave them alone until they change; a sync the person asks for tries again.
+CREATE TABLE folder_failures (
+    collection_id  INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    path           TEXT    NOT NULL,
+    byte_len       INTEGER NOT NULL,
+    mtime_ns       INTEGER,
+    code           TEXT    NOT NULL, -- ErrorCode::as_str
+    message        TEXT    NOT NULL,
+    PRIMARY KEY (collection_id, path)
+);

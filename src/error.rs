@@ -205,6 +205,34 @@ impl IngestError {
         }
     }
 
+    /// Whether the file's bytes themselves are the reason (reading them again gives the same
+    /// error), rather than the moment (a model, the disk, a cancel): a followed folder's
+    /// automatic syncs do not read such a file again until it changes.
+    pub fn is_in_the_file(&self) -> bool {
+        match self {
+            Self::UnsupportedFormat { .. }
+            | Self::NotUtf8 { .. }
+            | Self::Empty { .. }
+            | Self::TooLarge { .. }
+            | Self::TooMuchText { .. }
+            | Self::PasswordRequired { .. }
+            | Self::WrongPassword { .. }
+            | Self::MalformedPdf { .. }
+            | Self::MalformedDocument { .. }
+            | Self::ParserFailed { .. }
+            | Self::ParserCrashed { .. }
+            | Self::Timeout { .. }
+            | Self::NoTextLayer { .. }
+            | Self::GarbledText { .. } => true,
+            Self::Io { .. }
+            | Self::CollectionDeleted { .. }
+            | Self::ExtractorUnavailable { .. }
+            | Self::Embed { .. }
+            | Self::Store { .. }
+            | Self::Cancelled { .. } => false,
+        }
+    }
+
     pub fn path(&self) -> &Path {
         match self {
             Self::Io { path, .. }

@@ -124,6 +124,9 @@ pub struct IngestReport {
     pub missing_folders: Vec<PathBuf>,
     /// Files still being written when the sync gave up waiting: the next sync reads them.
     pub unsettled: Vec<PathBuf>,
+    /// Files that could not be read before (a reason in their bytes) and have not changed
+    /// since: left alone by an automatic sync.
+    pub failed_before: Vec<PathBuf>,
 }
 
 impl IngestReport {

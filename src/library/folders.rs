@@ -23,7 +23,7 @@ use crate::ids::{CollectionId, DocumentId};
 use crate::ingest::{FileStatus, IngestEvent, IngestReport, Ingester, mtime_ns};
 use crate::job::{CancelFlag, blocking};
 use crate::models::sha256_file;
-use crate::store::Document;
+use crate::store::{Document, FolderFailure};
 
 /// A file modified this recently may still be being written: it is read once it has stayed
 /// the same this long.
@@ -168,11 +168,13 @@ impl Library {
     /// Brings the collection in step with the folders it follows (see the module's text).
     /// The returned report lists the files ingested (new or changed) and, beside them, the
     /// documents moved and removed, the folders found missing and the files still being
-    /// written.
+    /// written. A file that failed for a reason in its bytes is read again only once it has
+    /// changed, or when `retry_failed` (a sync the person asked for).
     pub async fn sync_folders(
         &self,
         ingester: &Ingester,
         collection_id: CollectionId,
+        retry_failed: bool,
         progress: Option<UnboundedSender<IngestEvent>>,
         cancel: &CancelFlag,
     ) -> Result<IngestReport> {
@@ -208,6 +210,14 @@ impl Library {
 
         // Files whose size or mtime differ from their document's (or that have none): read
         // once they stop changing.
+        let failures: HashMap<String, FolderFailure> = self
+            .db
+            .folder_failures(collection_id)
+            .await?
+            .into_iter()
+            .map(|f| (f.path.clone(), f))
+            .collect();
+        let mut failed_before = Vec::new();
         let candidates: Vec<FoundFile> = found
             .iter()
             .filter(|f| {
@@ -218,6 +228,18 @@ impl Library {
                             || d.source_mtime_ns != f.mtime_ns
                             || u64::try_from(d.byte_len).ok() != Some(f.size)
                     })
+            })
+            .filter(|f| {
+                let unchanged_failure = failures
+                    .get(f.path.to_string_lossy().as_ref())
+                    .is_some_and(|failure| {
+                        u64::try_from(failure.byte_len).ok() == Some(f.size)
+                            && failure.mtime_ns == f.mtime_ns
+                    });
+                if unchanged_failure && !retry_failed {
+                    failed_before.push(f.path.clone());
+                }
+                !unchanged_failure || retry_failed
             })
             .cloned()
             .collect();
@@ -296,6 +318,37 @@ impl Library {
                 .await
         };
 
+        // Failures in a file's bytes are remembered with its size and mtime; a file read (or
+        // found to be another's copy) is forgotten, and so is one no longer there.
+        let found_by_path: HashMap<&Path, &FoundFile> =
+            found.iter().map(|f| (f.path.as_path(), f)).collect();
+        for outcome in &report.files {
+            let path = outcome.path.to_string_lossy();
+            match (&outcome.error, found_by_path.get(outcome.path.as_path())) {
+                (Some(error), Some(file)) if error.is_in_the_file() => {
+                    let failure = FolderFailure {
+                        path: path.into_owned(),
+                        byte_len: i64::try_from(file.size).unwrap_or(i64::MAX),
+                        mtime_ns: file.mtime_ns,
+                        code: error.code().as_str().to_owned(),
+                        message: error.to_string(),
+                    };
+                    self.db.set_folder_failure(collection_id, &failure).await?;
+                }
+                (None, _) if failures.contains_key(path.as_ref()) => {
+                    self.db.clear_folder_failure(collection_id, &path).await?;
+                }
+                _ => {}
+            }
+        }
+        for path in failures.keys() {
+            if present.iter().any(|f| is_below(path, &f.path))
+                && !found_paths.contains(Path::new(path))
+            {
+                self.db.clear_folder_failure(collection_id, path).await?;
+            }
+        }
+
         // A changed file whose new bytes are another document's is that document now: the
         // old one at its path goes.
         let mut removed: Vec<&Document> = Vec::new();
@@ -324,6 +377,7 @@ impl Library {
         report.moved = moved;
         report.missing_folders = missing_folders;
         report.unsettled = unsettled;
+        report.failed_before = failed_before;
         report.timings.total = started.elapsed();
         Ok(report)
     }

@@ -33,8 +33,11 @@ pub enum IngestWork {
         password: Option<String>,
     },
     Reindex,
-    /// The collection's followed folders brought in step ([`Library::sync_folders`]).
-    SyncFolders,
+    /// The collection's followed folders brought in step ([`Library::sync_folders`]);
+    /// `retry_failed` when the person asked for it (files that failed before are read again).
+    SyncFolders {
+        retry_failed: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -193,9 +196,9 @@ impl Session {
                     .reindex(&ingester, collection_id, progress, cancel)
                     .await
             }
-            IngestWork::SyncFolders => {
+            IngestWork::SyncFolders { retry_failed } => {
                 self.library
-                    .sync_folders(&ingester, collection_id, progress, cancel)
+                    .sync_folders(&ingester, collection_id, retry_failed, progress, cancel)
                     .await
             }
         }

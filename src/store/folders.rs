@@ -35,7 +35,76 @@ fn folder_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Folder, sqlx::Error>
     })
 }
 
+/// A file a sync could not read, remembered with the size and mtime it had then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderFailure {
+    pub path: String,
+    pub byte_len: i64,
+    pub mtime_ns: Option<i64>,
+    pub code: String,
+    pub message: String,
+}
+
 impl Db {
+    pub async fn folder_failures(
+        &self,
+        collection_id: CollectionId,
+    ) -> Result<Vec<FolderFailure>, DbError> {
+        let rows = sqlx::query(
+            "SELECT path, byte_len, mtime_ns, code, message FROM folder_failures \
+             WHERE collection_id = ? ORDER BY path",
+        )
+        .bind(collection_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FolderFailure {
+                    path: r.try_get("path")?,
+                    byte_len: r.try_get("byte_len")?,
+                    mtime_ns: r.try_get("mtime_ns")?,
+                    code: r.try_get("code")?,
+                    message: r.try_get("message")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn set_folder_failure(
+        &self,
+        collection_id: CollectionId,
+        failure: &FolderFailure,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO folder_failures (collection_id, path, byte_len, mtime_ns, code, message) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (collection_id, path) DO UPDATE SET \
+             byte_len = excluded.byte_len, mtime_ns = excluded.mtime_ns, code = excluded.code, \
+             message = excluded.message",
+        )
+        .bind(collection_id)
+        .bind(&failure.path)
+        .bind(failure.byte_len)
+        .bind(failure.mtime_ns)
+        .bind(&failure.code)
+        .bind(&failure.message)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn clear_folder_failure(
+        &self,
+        collection_id: CollectionId,
+        path: &str,
+    ) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM folder_failures WHERE collection_id = ? AND path = ?")
+            .bind(collection_id)
+            .bind(path)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn add_folder(
         &self,
         collection_id: CollectionId,

@@ -15,7 +15,7 @@ pub use chats::{
 };
 pub use collections::Collection;
 pub use documents::{DocFormat, Document, NewChunk, NewDocument, StoredChunk, StoredDocument};
-pub use folders::Folder;
+pub use folders::{Folder, FolderFailure};
 pub use search::PassageRow;
 
 use std::path::Path;

@@ -41,7 +41,7 @@ pub fn start_folder_sync(handle: AppHandle) {
         let mut collections: Vec<CollectionId> = collections;
         collections.dedup();
         for collection_id in collections {
-            sync(&app, &handle, collection_id).await;
+            sync(&app, &handle, collection_id, false).await;
         }
         let (watch, mut changed) = match FolderWatch::start(app.library().clone()) {
             Ok(started) => started,
@@ -57,18 +57,25 @@ pub fn start_folder_sync(handle: AppHandle) {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(watch);
         while let Some(collection_id) = changed.recv().await {
-            sync(&app, &handle, collection_id).await;
+            sync(&app, &handle, collection_id, false).await;
         }
     });
 }
 
-async fn sync(app: &Session, handle: &AppHandle, collection_id: CollectionId) -> Option<u32> {
+/// A sync of the collection's folders as a job; `retry_failed` when the person asked for it
+/// (the automatic ones leave files that failed before alone until they change).
+async fn sync(
+    app: &Session,
+    handle: &AppHandle,
+    collection_id: CollectionId,
+    retry_failed: bool,
+) -> Option<u32> {
     let collection = app.library().collection(collection_id).await.ok()?;
     Some(spawn_ingest(
         app,
         handle.clone(),
         collection,
-        IngestWork::SyncFolders,
+        IngestWork::SyncFolders { retry_failed },
     ))
 }
 
@@ -101,7 +108,7 @@ pub async fn follow_folder(
         .follow_folder(CollectionId(collection_id), &dir)
         .await?;
     watch.refresh();
-    sync(&app, &handle, folder.collection_id).await;
+    sync(&app, &handle, folder.collection_id, true).await;
     Ok(folder.into())
 }
 
@@ -131,7 +138,8 @@ pub async fn unfollow_folder(
     Ok(u32::try_from(removed).unwrap_or(u32::MAX))
 }
 
-/// Syncs the collection's folders now, as a job; returns its id.
+/// Syncs the collection's folders now, as a job (files that failed before are tried again);
+/// returns its id.
 #[tauri::command]
 #[specta::specta]
 pub async fn sync_folders(
@@ -147,6 +155,6 @@ pub async fn sync_folders(
         &app,
         handle,
         collection,
-        IngestWork::SyncFolders,
+        IngestWork::SyncFolders { retry_failed: true },
     ))
 }

@@ -29,7 +29,7 @@ pub async fn follow(
         collection.name, folder.path
     ));
     let session = session(library.clone())?;
-    sync_one(&session, collection.id, out, &interrupt_flag()).await
+    sync_one(&session, collection.id, true, out, &interrupt_flag()).await
 }
 
 pub async fn unfollow(
@@ -108,7 +108,7 @@ pub async fn sync(
         if stop.is_cancelled() {
             break;
         }
-        if sync_one(&session, collection_id, out, &stop).await? != ExitCode::SUCCESS {
+        if sync_one(&session, collection_id, true, out, &stop).await? != ExitCode::SUCCESS {
             code = ExitCode::from(2);
         }
     }
@@ -126,7 +126,9 @@ pub async fn sync(
             () = tokio::time::sleep(std::time::Duration::from_millis(200)) => continue,
         };
         if only.is_none_or(|only| only == collection_id) {
-            sync_one(&session, collection_id, out, &stop).await?;
+            // A change in the folder, not a request: what failed before and is unchanged is
+            // left alone.
+            sync_one(&session, collection_id, false, out, &stop).await?;
         }
     }
     Ok(code)
@@ -135,13 +137,13 @@ pub async fn sync(
 async fn sync_one(
     session: &Session,
     collection_id: CollectionId,
+    retry_failed: bool,
     out: &Out,
     stop: &CancelFlag,
 ) -> Result<ExitCode, Error> {
+    let work = IngestWork::SyncFolders { retry_failed };
     report_ingest_with(out, stop.clone(), true, |tx, cancel| async move {
-        session
-            .ingest(collection_id, IngestWork::SyncFolders, Some(tx), &cancel)
-            .await
+        session.ingest(collection_id, work, Some(tx), &cancel).await
     })
     .await
 }

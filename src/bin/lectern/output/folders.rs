@@ -51,6 +51,7 @@ impl Out {
                 "moved": report.moved.len(),
                 "removed": report.removed.len(),
                 "still_changing": report.unsettled.len(),
+                "failed_before": report.failed_before.len(),
                 "missing_folders": report.missing_folders.len(),
                 "seconds": report.timings.total.as_secs_f64(),
             }));
@@ -79,6 +80,16 @@ impl Out {
             } else {
                 outln!(
                     "waiting  {} (still being written: the next sync reads it)",
+                    name(path)
+                );
+            }
+        }
+        for path in &report.failed_before {
+            if self.json {
+                self.line(&serde_json::json!({ "path": path, "status": "failed_before" }));
+            } else {
+                outln!(
+                    "unread   {} (could not be read before and is unchanged)",
                     name(path)
                 );
             }

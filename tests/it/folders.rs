@@ -353,12 +353,15 @@ fn the_watch_syncs_a_burst_once_and_a_file_being_written_when_it_is_done() {
         &docs.join("first.md"),
         "# First\n\nThe first note is about otters.",
     );
-    let (rc, _) = lectern(&data, &["follow", "-c", "w", docs.to_str().expect("utf-8")]);
-    assert_eq!(rc, 0);
+    write(&docs.join("broken.pdf"), "%PDF-1.7 and nothing a PDF needs");
+    let (rc, out) = lectern(&data, &["follow", "-c", "w", docs.to_str().expect("utf-8")]);
+    assert_eq!(rc, 2, "the broken PDF fails: {out:?}");
     let watch = Watch::start(&data, "w");
-    // The sync at start finds nothing new.
+    // The sync at start (asked for) finds nothing new and tries the broken file again.
     let start = watch.next_sync(Duration::from_secs(60));
-    assert_eq!(start.last().expect("summary")["indexed"], 0, "{start:?}");
+    let summary = start.last().expect("summary");
+    assert_eq!(summary["indexed"], 0, "{start:?}");
+    assert_eq!(summary["failed"], 1, "{start:?}");
     std::thread::sleep(Duration::from_millis(500));
 
     // A burst: ten files at once, and one written slowly over four seconds.
@@ -383,6 +386,9 @@ fn the_watch_syncs_a_burst_once_and_a_file_being_written_when_it_is_done() {
         summary["indexed"], 11,
         "one sync for the whole burst: {burst:?}"
     );
+    // A sync on a change leaves a file that failed before, unchanged since, alone.
+    assert_eq!(summary["failed"], 0, "{burst:?}");
+    assert_eq!(summary["failed_before"], 1, "{burst:?}");
     let slow_doc = documents(&data, "w")
         .into_iter()
         .find(|d| d["name"] == "slow.md")

@@ -30,7 +30,10 @@ export const commands = {
 	 *  documents were removed.
 	 */
 	unfollowFolder: (collectionId: number, folderId: number, removeDocuments: boolean) => typedError<number, IpcError>(__TAURI_INVOKE("unfollow_folder", { collectionId, folderId, removeDocuments })),
-	/**  Syncs the collection's folders now, as a job; returns its id. */
+	/**
+	 *  Syncs the collection's folders now, as a job (files that failed before are tried again);
+	 *  returns its id.
+	 */
 	syncFolders: (collectionId: number) => typedError<number, IpcError>(__TAURI_INVOKE("sync_folders", { collectionId })),
 	/**
 	 *  Adds files and folders to a collection as a job; returns its id at once. Progress arrives

@@ -169,15 +169,20 @@ impl Library {
     /// The returned report lists the files ingested (new or changed) and, beside them, the
     /// documents moved and removed, the folders found missing and the files still being
     /// written. A file that failed for a reason in its bytes is read again only once it has
-    /// changed, or when `retry_failed` (a sync the person asked for).
-    pub async fn sync_folders(
+    /// changed, or when `retry_failed` (a sync the person asked for). `ingester` loads the
+    /// embedding model only when there is something to read: a sync that finds every file
+    /// as it was (each start of the app) loads nothing.
+    pub async fn sync_folders<F>(
         &self,
-        ingester: &Ingester,
+        ingester: impl FnOnce() -> F,
         collection_id: CollectionId,
         retry_failed: bool,
         progress: Option<UnboundedSender<IngestEvent>>,
         cancel: &CancelFlag,
-    ) -> Result<IngestReport> {
+    ) -> Result<IngestReport>
+    where
+        F: std::future::Future<Output = Result<Ingester>>,
+    {
         let started = std::time::Instant::now();
         let folders = self.db.folders(Some(collection_id)).await?;
         let documents = self.db.documents(collection_id).await?;
@@ -313,7 +318,8 @@ impl Library {
         let mut report = if to_ingest.is_empty() || cancel.is_cancelled() {
             IngestReport::default()
         } else {
-            ingester
+            ingester()
+                .await?
                 .ingest(collection_id, &to_ingest, None, progress, cancel)
                 .await
         };

@@ -186,19 +186,27 @@ impl Session {
         cancel: &CancelFlag,
     ) -> Result<IngestReport> {
         let _turn = self.ingest_turn.lock().await;
-        let ingester = self.ingester().await?;
         match work {
-            IngestWork::Files { paths, password } => Ok(ingester
+            IngestWork::Files { paths, password } => Ok(self
+                .ingester()
+                .await?
                 .ingest(collection_id, &paths, password.as_deref(), progress, cancel)
                 .await),
             IngestWork::Reindex => {
+                let ingester = self.ingester().await?;
                 self.library
                     .reindex(&ingester, collection_id, progress, cancel)
                     .await
             }
             IngestWork::SyncFolders { retry_failed } => {
                 self.library
-                    .sync_folders(&ingester, collection_id, retry_failed, progress, cancel)
+                    .sync_folders(
+                        || self.ingester(),
+                        collection_id,
+                        retry_failed,
+                        progress,
+                        cancel,
+                    )
                     .await
             }
         }
